@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Start or stop a throwaway PostgreSQL on loopback: .ci/postgres.sh start|stop DIR PORT
+set -euo pipefail
+action=$1 dir=$2 port=$3
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+case $action in
+  start)
+    if [ -f "$dir/postmaster.pid" ] && as_postgres "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+      echo "PostgreSQL already running on port $port"; exit 0
+    fi
+    rm -rf "$dir" && mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    as_postgres "$bin/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null
+    echo "PostgreSQL started on 127.0.0.1:$port"
+    ;;
+  stop)
+    as_postgres "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+    ;;
+esac

@@ -1,0 +1,97 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is set up on the way.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .make
+PG_PORT ?= 55432
+PG_DIR ?= /tmp/portal-pg-$(PG_PORT)
+PG_URL := postgresql+psycopg://postgres@127.0.0.1:$(PG_PORT)/postgres
+BENCH_RECIPIENTS ?= 20000
+PYTEST_WORKERS ?= 2
+export PORTAL_ENV ?= development
+
+# Debian packages: WeasyPrint's libraries and fonts (run), Chromium and pdftotext (browser tests),
+# PostgreSQL (the production database, for the second test run).
+RUN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils
+PG_PACKAGES := postgresql
+
+.PHONY: help run test test-fast test-browser test-postgres bench assets system-run system-test system-pg venv db clean
+
+help:
+	@echo "make run            set up and serve the demo on http://127.0.0.1:5000 (SQLite)"
+	@echo "make test           set up and run the whole test suite (SQLite, browser journeys included)"
+	@echo "make test-postgres  run the suite against a throwaway PostgreSQL on loopback"
+	@echo "make bench          seed a scaled database and print page timings next to a bare-Flask yardstick"
+	@echo "make assets         rebuild static/ from the npm registry (GOV.UK Frontend, htmx)"
+
+# Installs Debian packages when missing; says exactly what to run when we are not root.
+define apt_ensure
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "These Debian packages are needed and this user cannot install them:"; \
+	    echo "    sudo apt-get install -y $$missing"; \
+	    echo "Run that, then run make again."; exit 1; \
+	  fi; \
+	fi
+endef
+
+system-run:
+	$(call apt_ensure,$(RUN_PACKAGES))
+
+system-test:
+	$(call apt_ensure,$(TEST_PACKAGES))
+
+system-pg:
+	$(call apt_ensure,$(PG_PACKAGES))
+
+$(STAMP)/venv: pyproject.toml constraints.txt
+	@mkdir -p $(STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)/venv
+
+db: venv
+	$(BIN)/flask --app portal db upgrade
+	$(BIN)/flask --app portal load-content
+	$(BIN)/flask --app portal demo-data
+
+run: system-run venv db
+	$(BIN)/flask --app portal run --host 127.0.0.1 --port 5000
+
+test: system-test venv
+	PORTAL_ENV=test $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS)
+
+# The suite without the browser journeys, against PostgreSQL started on loopback for this run.
+test-postgres: system-test system-pg venv
+	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
+	PORTAL_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not browser" $(PYTEST_ARGS); \
+	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
+
+bench: system-test venv
+	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS)
+
+bench-postgres: system-test system-pg venv
+	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
+	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS); \
+	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
+
+# Rebuild the committed front-end assets from the npm registry (versions pinned in package.json).
+assets:
+	npm ci --no-audit --no-fund
+	npx sass --no-source-map --style=compressed --load-path=node_modules static/src/portal.scss static/dist/portal.css
+	rm -rf static/govuk && mkdir -p static/govuk static/vendor
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js node_modules/govuk-frontend/LICENSE.txt static/govuk/
+	cp -r node_modules/govuk-frontend/dist/govuk/assets static/govuk/assets && rm -rf static/govuk/assets/fonts
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/ && cp node_modules/htmx.org/LICENSE static/vendor/htmx.LICENSE
+
+clean:
+	rm -rf $(VENV) $(STAMP) instance

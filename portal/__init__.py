@@ -1,0 +1,80 @@
+"""The Direct Payments Portal: a Flask application built by create_app()."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.config import ROOT, config_from_environment
+from portal.extensions import csrf, db, login_manager, migrate
+from portal.templating import PortalUndefined
+
+
+def create_app(config: dict | type | None = None) -> Flask:
+    """Build the app. With no argument the configuration comes from the environment (PORTAL_ENV)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config_from_environment())
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(app.template_folder),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    # A typo in a template fails loudly (and so fails the tests) instead of rendering nothing.
+    app.jinja_env.undefined = PortalUndefined
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    if app.config.get("TRUST_PROXY_HOPS"):
+        hops = app.config["TRUST_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+    _init_database(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from portal import security, web
+    from portal.commands import register_commands
+
+    security.init_app(app)
+    web.init_app(app)
+    register_commands(app)
+
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _init_database(app: Flask) -> None:
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        # Make sure the folder for the database file exists (instance/ on a fresh clone).
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:" and not url.startswith("sqlite:///:memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("timeout", 15)
+    db.init_app(app)
+    if url.startswith("sqlite"):
+        with app.app_context():
+            from portal.sqlite import configure_sqlite
+
+            configure_sqlite(db.engine)

@@ -1,0 +1,182 @@
+"""Who may see what: the one place that decides.
+
+Every view carries @public or @requires(rule, ...); a test walks the URL map and fails for any view
+without one. Every list and loader of people's records starts from a scope here
+(visible_recipients and friends), so a record outside a user's scope is simply not found (404).
+The rule in words is at the end of shared/personas.md.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user
+
+from portal.extensions import db, login_manager
+from portal.models import (
+    CaseloadEntry,
+    Employment,
+    Recipient,
+    RepresentativeLevel,
+    RepresentativeLink,
+    Role,
+    User,
+)
+from portal.services.clock import london_today
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named test of the signed-in user (not of a record: records go through the scopes)."""
+
+    name: str
+    test: Callable[[User], bool]
+
+    def allows(self, user: User) -> bool:
+        return bool(user.is_authenticated) and self.test(user)
+
+
+SIGNED_IN = Rule("any signed-in user", lambda u: True)
+RECIPIENT = Rule("recipient", lambda u: u.role == Role.RECIPIENT)
+REPRESENTATIVE = Rule("representative", lambda u: u.role == Role.REPRESENTATIVE)
+PA = Rule("personal assistant", lambda u: u.role == Role.PA)
+DPSS_STAFF = Rule("DPSS staff", lambda u: u.role.is_dpss)
+DPSS_MANAGER = Rule("DPSS manager", lambda u: u.role == Role.DPSS_MANAGER)
+COUNCIL_OFFICER = Rule("council officer", lambda u: u.role == Role.COUNCIL_OFFICER)
+ADMINISTRATOR = Rule("administrator", lambda u: u.role == Role.ADMINISTRATOR)
+PAYROLL = Rule("DPSS staff with the payroll permission", lambda u: u.role.is_dpss and u.payroll_permission)
+# People who may see recipients' records at all (each only within their scope).
+CASE_VIEWERS = (RECIPIENT, REPRESENTATIVE, DPSS_STAFF, COUNCIL_OFFICER)
+CASE_STAFF = (DPSS_STAFF, COUNCIL_OFFICER)
+
+
+def public(view):
+    """Mark a view as open to everyone, signed in or not."""
+    view.access_rule = "public"
+    return view
+
+
+def requires(*rules: Rule):
+    """Allow the view to users that pass any one of the rules; others get 403, anonymous users sign in."""
+    if not rules:
+        raise TypeError("requires() needs at least one rule")
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not any(rule.allows(current_user) for rule in rules):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.access_rule = " or ".join(rule.name for rule in rules)
+        return wrapped
+
+    return decorate
+
+
+# Query scopes ---------------------------------------------------------------------------------
+
+
+def _active_link_filter(today):
+    return sa.and_(
+        RepresentativeLink.start_date <= today,
+        sa.or_(RepresentativeLink.end_date.is_(None), RepresentativeLink.end_date >= today),
+    )
+
+
+def visible_recipients(user: User, level: RepresentativeLevel = RepresentativeLevel.VIEW) -> sa.Select:
+    """A select of the recipients this user may see (or, with level=MANAGE, may change)."""
+    query = sa.select(Recipient)
+    if not user or not user.is_authenticated:
+        return query.where(sa.false())
+    role = user.role
+    if role == Role.RECIPIENT:
+        return query.where(Recipient.person_id == user.person_id)
+    if role == Role.REPRESENTATIVE:
+        links = sa.select(RepresentativeLink.recipient_id).where(
+            RepresentativeLink.representative_id == user.person_id, _active_link_filter(london_today())
+        )
+        if level == RepresentativeLevel.MANAGE:
+            links = links.where(RepresentativeLink.level == RepresentativeLevel.MANAGE)
+        return query.where(Recipient.person_id.in_(links))
+    if role in (Role.DPSS_CASEWORKER, Role.DPSS_MANAGER):
+        entries = sa.select(CaseloadEntry.recipient_id).where(CaseloadEntry.provider_id == user.organisation_id)
+        if role == Role.DPSS_CASEWORKER:
+            entries = entries.where(CaseloadEntry.caseworker_id == user.id)
+        return query.where(Recipient.person_id.in_(entries))
+    if role == Role.COUNCIL_OFFICER:
+        return query.where(Recipient.council_id == user.organisation_id)
+    # PAs and administrators see no one's case record.
+    return query.where(sa.false())
+
+
+def recipient_or_404(person_id: int, level: RepresentativeLevel = RepresentativeLevel.VIEW) -> Recipient:
+    """Load a recipient the current user may see, or 404. Staff views are audited here, once."""
+    recipient = db.session.scalar(
+        visible_recipients(current_user, level).where(Recipient.person_id == person_id)
+    )
+    if recipient is None:
+        abort(404)
+    if current_user.is_staff:
+        from portal.web.helpers import audit
+
+        audit("recipient.viewed", record_type="recipient", record_id=person_id, acting_for_id=person_id)
+        db.session.commit()  # a staff view is recorded whatever the page does next
+    return recipient
+
+
+def may_manage(user: User, recipient: Recipient) -> bool:
+    """Whether the user may change things for this recipient (view-level representatives may not)."""
+    return db.session.scalar(
+        visible_recipients(user, RepresentativeLevel.MANAGE)
+        .where(Recipient.person_id == recipient.person_id)
+        .with_only_columns(Recipient.person_id)
+    ) is not None
+
+
+def active_links_for(user: User) -> list[RepresentativeLink]:
+    """The representative's current links, for their home page and the capacity caption."""
+    if user.role != Role.REPRESENTATIVE:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(RepresentativeLink)
+            .where(RepresentativeLink.representative_id == user.person_id, _active_link_filter(london_today()))
+            .order_by(RepresentativeLink.id)
+        )
+    )
+
+
+def visible_employments(user: User) -> sa.Select:
+    """A PA's current employments (employer names only: nothing of an employer's budget)."""
+    query = sa.select(Employment)
+    if user.role != Role.PA:
+        return query.where(sa.false())
+    today = london_today()
+    return query.where(
+        Employment.pa_id == user.person_id,
+        Employment.start_date <= today,
+        sa.or_(Employment.end_date.is_(None), Employment.end_date >= today),
+    )
+
+
+def capacity_caption(user: User, recipient: Recipient) -> str:
+    """Says whose page this is and in what capacity, on every page about someone."""
+    name = recipient.full_name
+    if user.role == Role.RECIPIENT:
+        return "This is your direct payment"
+    if user.role == Role.REPRESENTATIVE:
+        for link in active_links_for(user):
+            if link.recipient_id == recipient.person_id:
+                if link.level == RepresentativeLevel.MANAGE:
+                    return f"You are managing {name}'s direct payment as their {link.kind.value}"
+                return f"You can view {name}'s direct payment as their {link.kind.value}"
+    if user.role.is_dpss:
+        return f"You are viewing {name}'s record as {user.organisation.name} staff"
+    if user.role == Role.COUNCIL_OFFICER:
+        return f"You are viewing {name}'s record for {user.organisation.name}"
+    return f"You are viewing {name}'s record"

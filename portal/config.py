@@ -1,0 +1,92 @@
+"""Configuration classes, chosen by the PORTAL_ENV environment variable."""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSECURE_DEFAULT_KEY = "dev-only-not-secret"
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_DEFAULT_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'portal.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SERVICE_NAME = "Direct payments"
+    # Sessions: the cookie only carries a session id that the database checks on every request.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_IDLE_MINUTES = 30
+    SESSION_WARNING_MINUTES = 25
+    WTF_CSRF_TIME_LIMIT = 3600 * 8
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # Sign-in throttling: failures only, counted in the database.
+    THROTTLE_WINDOW_MINUTES = 15
+    THROTTLE_ACCOUNT_FAILURES = 5
+    THROTTLE_ADDRESS_FAILURES = 20
+    PASSWORD_RESET_HOURS = 1
+    INVITATION_DAYS = 7
+    # Argon2 cost: the library's defaults in production; cheaper in tests so the suite stays fast.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    # Email: to the log unless MAIL_SERVER is set.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "true").lower() == "true"
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "no-reply@direct-payments.example")
+    HSTS = False
+    TRUST_PROXY_HOPS = int(os.environ.get("TRUST_PROXY_HOPS", "0"))
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8192
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    HSTS = True
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start with settings that would be unsafe in production."""
+        key = os.environ.get("SECRET_KEY", "")
+        if not key or key == INSECURE_DEFAULT_KEY or len(key) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production "
+                "(for example: python3 -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        if not os.environ.get("DATABASE_URL"):
+            raise RuntimeError("DATABASE_URL must be set in production (a PostgreSQL URL).")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_environment() -> type[Config]:
+    name = os.environ.get("PORTAL_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"PORTAL_ENV must be one of {', '.join(CONFIGS)}, not {name!r}.")
+    config = CONFIGS[name]
+    if config is ProductionConfig:
+        ProductionConfig.check()
+    return config

@@ -1,0 +1,153 @@
+"""People (recipients, representatives, PAs) and the dated links between them.
+
+A person may or may not have a user account. Links carry start and end dates, and access follows
+them: a link that has ended gives no access from that moment.
+"""
+
+import enum
+from datetime import date
+
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.organisations import Organisation
+
+
+def _enum(cls, length=40):
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class SupportReason(enum.StrEnum):
+    """Primary support reason (the client group councils report on)."""
+
+    PHYSICAL_DISABILITY = "physical disability"
+    MENTAL_HEALTH = "mental health"
+    LEARNING_DISABILITY = "learning disability"
+    SUBSTANCE_MISUSE = "substance misuse"
+    VULNERABLE_PEOPLE = "vulnerable people"
+    OLDER_PEOPLE = "older people's needs"
+    CARER = "carer"
+
+
+class RepresentativeKind(enum.StrEnum):
+    AUTHORISED_PERSON = "authorised person"
+    NOMINATED_PERSON = "nominated person"
+    FAMILY_HELPER = "family helper"
+
+
+class RepresentativeLevel(enum.StrEnum):
+    VIEW = "view"
+    MANAGE = "manage"
+
+
+class Person(db.Model):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+
+    recipient: Mapped["Recipient | None"] = relationship(back_populates="person", uselist=False)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def __repr__(self) -> str:
+        return f"<Person {self.id}>"
+
+
+class Recipient(db.Model):
+    """The recipient's details, keyed by their person id (so /people/<id> names them)."""
+
+    __tablename__ = "recipients"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    postcode: Mapped[str] = mapped_column(String(10))
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
+    support_reason: Mapped[SupportReason] = mapped_column(_enum(SupportReason))
+    council_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+
+    person: Mapped[Person] = relationship(back_populates="recipient")
+    council: Mapped[Organisation] = relationship()
+    caseload_entry: Mapped["CaseloadEntry | None"] = relationship(back_populates="recipient", uselist=False)
+
+    @property
+    def id(self) -> int:
+        return self.person_id
+
+    @property
+    def full_name(self) -> str:
+        return self.person.full_name
+
+
+class CaseloadEntry(db.Model):
+    """A recipient on one DPSS provider's caseload, with the services it gives them."""
+
+    __tablename__ = "caseload_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.person_id"), unique=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    managed_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    payroll: Mapped[bool] = mapped_column(Boolean, default=False)
+    recruitment_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    setup_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_date: Mapped[date] = mapped_column(Date)
+
+    recipient: Mapped[Recipient] = relationship(back_populates="caseload_entry")
+    provider: Mapped[Organisation] = relationship()
+    caseworker: Mapped["User | None"] = relationship()  # noqa: F821
+
+    @property
+    def service_levels(self) -> list[str]:
+        names = {
+            "managed_account": "managed account",
+            "payroll": "payroll",
+            "recruitment_support": "recruitment support",
+            "setup_support": "set-up support",
+        }
+        return [label for attr, label in names.items() if getattr(self, attr)]
+
+
+class RepresentativeLink(db.Model):
+    __tablename__ = "representative_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    representative_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.person_id"), index=True)
+    kind: Mapped[RepresentativeKind] = mapped_column(_enum(RepresentativeKind))
+    level: Mapped[RepresentativeLevel] = mapped_column(_enum(RepresentativeLevel, 10))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    council_agreed_on: Mapped[date | None] = mapped_column(Date)
+
+    representative: Mapped[Person] = relationship(foreign_keys=[representative_id])
+    recipient: Mapped[Recipient] = relationship()
+
+    def is_active_on(self, day: date) -> bool:
+        return self.start_date <= day and (self.end_date is None or self.end_date >= day)
+
+
+class Employment(db.Model):
+    """A PA's employment by a recipient: one row per PA, employer and spell of employment."""
+
+    __tablename__ = "employments"
+    __table_args__ = (UniqueConstraint("pa_id", "employer_id", "start_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pa_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    employer_id: Mapped[int] = mapped_column(ForeignKey("recipients.person_id"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+    pa: Mapped[Person] = relationship(foreign_keys=[pa_id])
+    employer: Mapped[Recipient] = relationship()
+
+    def is_active_on(self, day: date) -> bool:
+        return self.start_date <= day and (self.end_date is None or self.end_date >= day)

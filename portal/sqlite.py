@@ -1,0 +1,51 @@
+"""SQLite settings: WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for writes that must not interleave.
+
+pysqlite's own transaction handling is switched off so SQLAlchemy's BEGIN is real; a session can
+then ask for an IMMEDIATE transaction (take the write lock up front) with immediate_transaction().
+"""
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from portal.extensions import db
+
+
+def configure_sqlite(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def immediate_transaction():
+    """Run the block in one transaction that holds the write lock from its start.
+
+    On SQLite this is BEGIN IMMEDIATE, so two writers never interleave a read-then-write; on
+    PostgreSQL an ordinary transaction (callers lock the rows they change with FOR UPDATE).
+    """
+    session = db.session
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise

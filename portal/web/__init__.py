@@ -1,0 +1,102 @@
+"""The blueprints, one package per audience, and what every page shares (errors, sign-in loader)."""
+
+from datetime import date, datetime
+
+from flask import Flask, flash, g, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from govuk_frontend_wtf.main import WTFormsHelpers
+
+from portal.extensions import db, login_manager
+from portal.services import sessions
+from portal.services.clock import to_london
+
+
+def init_app(app: Flask) -> None:
+    from portal.web.account.views import bp as account_bp
+    from portal.web.admin.views import bp as admin_bp
+    from portal.web.auth.views import bp as auth_bp
+    from portal.web.caseload.views import bp as caseload_bp
+    from portal.web.home.views import bp as home_bp
+    from portal.web.public.views import bp as public_bp
+    from portal.web.recipient.views import bp as recipient_bp
+    from portal.web.status.views import bp as status_bp
+
+    for blueprint in (public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp):
+        app.register_blueprint(blueprint)
+
+    WTFormsHelpers(app)
+
+    # The static route is open to everyone: say so, so the access walk sees a declared rule.
+    app.view_functions["static"].access_rule = "public"
+
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # the server-side session row does this job
+
+    @login_manager.user_loader
+    def _load_user(session_id: str):
+        user, reason = sessions.load_session(session_id, app.config["SESSION_IDLE_MINUTES"])
+        if user is None and reason == "idle":
+            g.signed_out_idle = True
+        return user
+
+    @app.before_request
+    def _idle_message():
+        current_user._get_current_object()  # load the user now so an idle sign-out can be explained
+        if g.get("signed_out_idle"):
+            flash("You were signed out because you had not used the service for 30 minutes.", "info")
+
+    @app.context_processor
+    def _shared():
+        return {
+            "service_name": app.config["SERVICE_NAME"],
+            "current_user": current_user,
+            "idle_minutes": app.config["SESSION_IDLE_MINUTES"],
+            "warning_minutes": app.config["SESSION_WARNING_MINUTES"],
+        }
+
+    app.jinja_env.filters["pounds"] = format_pounds
+    app.jinja_env.filters["long_date"] = format_date
+    app.jinja_env.filters["date_time"] = format_date_time
+
+    def _error(status: int, template: str):
+        def handler(error):
+            db.session.rollback()
+            return render_template(f"errors/{template}.html", error=error), status
+
+        return handler
+
+    for status in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(status, _error(status, str(status)))
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error):
+        db.session.rollback()
+        return render_template("errors/400.html", error=error, csrf_expired=True), 400
+
+
+def format_pounds(pence: int | None) -> str:
+    """Integer pence as £1,234.56 (the only place money becomes text)."""
+    if pence is None:
+        return ""
+    sign = "-" if pence < 0 else ""
+    pounds, pennies = divmod(abs(int(pence)), 100)
+    return f"{sign}£{pounds:,}.{pennies:02d}"
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_london(value)
+    return f"{value.day} {value:%B %Y}"
+
+
+def format_date_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    moment = to_london(value)
+    hour = moment.hour % 12 or 12
+    return f"{moment.day} {moment:%B %Y} at {hour}:{moment:%M}{'am' if moment.hour < 12 else 'pm'}"
