@@ -39,7 +39,7 @@ def immediate_transaction():
     On SQLite this is BEGIN IMMEDIATE, so two writers never interleave a read-then-write; on
     PostgreSQL an ordinary transaction (callers lock the rows they change with FOR UPDATE).
     """
-    session = db.session
+    session = db.session()
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})

@@ -1,0 +1,472 @@
+"""Page timings on a scaled database, next to a bare-Flask yardstick.
+
+    python -m tests.benchmarks.run --recipients N [--requests R] [--keep]
+
+1. A fresh database: PostgreSQL when DATABASE_URL is set (the database `portal_bench` on that server
+   is dropped and created again), otherwise an SQLite file in a temporary folder. The real
+   migrations, then `flask --app portal demo-data --scale N` (timed).
+2. The portal under gunicorn (one sync worker, PORTAL_ENV=development) and the yardstick
+   (tests/benchmarks/yardstick.py, one route) under gunicorn on another port, both on 127.0.0.1.
+3. R sequential requests per page over loopback after 10 warm-up requests, signed in as the demo
+   personas of shared/personas.md where the page needs it. Every measured response must be 200.
+4. A table of server time (the Server-Timing header), client wall time and requests per second,
+   then the dataset's row counts.
+
+Benchmarks print figures; they never fail on speed. The exit status is 0 unless the run itself could
+not be done (a server would not start, a page did not answer 200, ...), which is reported plainly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+import requests
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from portal.services.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_DB = "portal_bench"
+HOST = "127.0.0.1"  # loopback only, always
+WARMUP = 10
+START_TIMEOUT = 60  # seconds for a server to answer its first request
+REQUEST_TIMEOUT = 60  # seconds for any one request
+SEED_TIMEOUT = 1800  # seconds for migrations or demo data
+COUNTED_TABLES = ("people", "recipients", "caseload_entries", "users", "audit_events")
+SERVER_TIMING = re.compile(r"(?:^|,)\s*app;dur=([0-9.]+)")
+
+
+class BenchError(Exception):
+    """The run could not be done; the message says why."""
+
+
+# The database --------------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    url: str
+    kind: str  # "postgresql" or "sqlite"
+    admin_url: str | None = None
+    temp_dir: Path | None = None
+
+    def describe(self) -> str:
+        engine = sa.create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                if self.kind == "postgresql":
+                    version = conn.exec_driver_sql("SHOW server_version").scalar()
+                    where = make_url(self.url)
+                    return f"PostgreSQL {version} (database {where.database} on {where.host}:{where.port})"
+                version = conn.exec_driver_sql("SELECT sqlite_version()").scalar()
+                return f"SQLite {version} (file {make_url(self.url).database})"
+        finally:
+            engine.dispose()
+
+    def row_counts(self) -> dict[str, int]:
+        engine = sa.create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in COUNTED_TABLES}
+        finally:
+            engine.dispose()
+
+    def remove(self) -> None:
+        if self.kind == "postgresql" and self.admin_url:
+            engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            finally:
+                engine.dispose()
+
+
+def create_database(temp_dir: Path) -> Database:
+    given = os.environ.get("DATABASE_URL", "").strip()
+    if not given:
+        return Database(url=f"sqlite:///{temp_dir / 'bench.db'}", kind="sqlite", temp_dir=temp_dir)
+    if not given.startswith("postgresql"):
+        raise BenchError(f"DATABASE_URL must be a PostgreSQL URL (or unset for SQLite), not {given.split(':')[0]}:...")
+    parsed = make_url(given)
+    if parsed.database == BENCH_DB:
+        raise BenchError(f"DATABASE_URL must name another database than {BENCH_DB} (the benchmark drops and recreates that one)")
+    if parsed.host not in (None, "", "127.0.0.1", "localhost", "::1"):
+        raise BenchError(f"DATABASE_URL must point at a loopback server, not {parsed.host}")
+    admin = sa.create_engine(given, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DB}"')
+    except sa.exc.OperationalError as error:
+        raise BenchError(f"cannot reach PostgreSQL at DATABASE_URL: {error.orig}") from error
+    finally:
+        admin.dispose()
+    url = parsed.set(database=BENCH_DB).render_as_string(hide_password=False)
+    return Database(url=url, kind="postgresql", admin_url=given)
+
+
+def portal_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = database_url
+    env["PORTAL_ENV"] = "development"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def flask_command(args: list[str], env: dict[str, str], what: str) -> float:
+    """Run `flask --app portal ARGS`; returns the seconds it took."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "portal", *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=SEED_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BenchError(f"{what} took longer than {SEED_TIMEOUT}s") from error
+    if done.returncode != 0:
+        raise BenchError(f"{what} failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    return time.perf_counter() - started
+
+
+# The servers ---------------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((HOST, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@dataclass
+class Server:
+    name: str
+    app: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    log_file: object = None
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        self.log_file = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn",
+                "--workers", "1", "--worker-class", "sync",
+                "--bind", f"{HOST}:{self.port}",
+                "--timeout", "120", "--graceful-timeout", "5",
+                "--log-level", "warning",
+                self.app,
+            ],
+            cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() can end its worker too
+        )
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def wait_until_answering(self, path: str, deadline: float) -> None:
+        session = new_session()
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"{self.name} exited (status {self.process.returncode}) before answering:\n{self.log_tail()}")
+            try:
+                response = session.get(self.base + path, timeout=5, allow_redirects=False)
+                if response.status_code == 200:
+                    return
+                last = f"status {response.status_code}"
+            except requests.RequestException as error:
+                last = type(error).__name__
+            time.sleep(0.1)
+        raise BenchError(f"{self.name} did not answer {path} with 200 within {START_TIMEOUT}s ({last}):\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(timeout=10)
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
+
+
+# Requests ------------------------------------------------------------------------------------
+
+
+def new_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # never send loopback traffic through a proxy from the environment
+    return session
+
+
+def get(session: requests.Session, url: str, expect: int = 200) -> requests.Response:
+    try:
+        response = session.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    except requests.RequestException as error:
+        raise BenchError(f"GET {url} failed: {error}") from error
+    if response.status_code != expect:
+        where = response.headers.get("Location", "")
+        raise BenchError(
+            f"GET {url} answered {response.status_code}{' -> ' + where if where else ''}, not {expect}: "
+            "timings of an error page are worthless, so the benchmark stops here"
+        )
+    return response
+
+
+def csrf_token(html: str, url: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    if not match:
+        raise BenchError(f"no CSRF token in the form at {url}")
+    return match.group(1)
+
+
+def post_form(session: requests.Session, url: str, data: dict) -> requests.Response:
+    page = get(session, url)
+    try:
+        return session.post(url, data={"csrf_token": csrf_token(page.text, url), **data},
+                            allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    except requests.RequestException as error:
+        raise BenchError(f"POST {url} failed: {error}") from error
+
+
+def sign_in(base: str, email: str) -> requests.Session:
+    """A session signed in as a demo persona (staff give an authenticator code too)."""
+    session = new_session()
+    response = post_form(session, base + "/sign-in", {"email": email, "password": DEMO_PASSWORD})
+    location = response.headers.get("Location", "")
+    if response.status_code == 302 and location.endswith("/sign-in/code"):
+        totp = pyotp.TOTP(DEMO_TOTP_SECRET)
+        step = totp.timecode(datetime.now(UTC))
+        # Each code works once per account; the portal accepts the previous, current and next step.
+        # The database is fresh, so the current step is unused; the next is a fallback.
+        for candidate in (step, step + 1):
+            response = post_form(session, base + "/sign-in/code", {"code": totp.generate_otp(candidate)})
+            location = response.headers.get("Location", "")
+            if response.status_code == 302:
+                break
+    if response.status_code != 302 or not location.endswith("/home"):
+        raise BenchError(f"signing in as {email} failed: {response.status_code} {location or '(no redirect)'}")
+    return session
+
+
+def links(html: str, pattern: str) -> list[str]:
+    return re.findall(pattern, html)
+
+
+# Measuring -----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class Result:
+    label: str
+    server_ms: list[float] = field(default_factory=list)
+    wall_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.wall_ms) / self.seconds if self.seconds else 0.0
+
+
+def server_time(response: requests.Response, url: str) -> float:
+    header = response.headers.get("Server-Timing", "")
+    match = SERVER_TIMING.search(header)
+    if not match:
+        raise BenchError(f"GET {url} has no 'Server-Timing: app;dur=' header (got {header!r})")
+    return float(match.group(1))
+
+
+def measure(label: str, session: requests.Session, url: str, count: int) -> Result:
+    for _ in range(WARMUP):
+        get(session, url)
+    result = Result(label)
+    began = time.perf_counter()
+    for _ in range(count):
+        started = time.perf_counter()
+        response = get(session, url)
+        result.wall_ms.append((time.perf_counter() - started) * 1000)
+        result.server_ms.append(server_time(response, url))
+    result.seconds = time.perf_counter() - began
+    print(f"  {label:<40} p50 server {percentile(result.server_ms, 50):8.2f} ms", flush=True)
+    return result
+
+
+def table(results: list[Result], yardstick: Result) -> str:
+    base = percentile(yardstick.server_ms, 50)
+    headers = ["page", "p50 server ms", "p95 server ms", "p50 wall ms", "p95 wall ms", "req/s", "x yardstick (p50 server)"]
+    rows = []
+    for r in results:
+        p50 = percentile(r.server_ms, 50)
+        rows.append([
+            r.label,
+            f"{p50:.2f}", f"{percentile(r.server_ms, 95):.2f}",
+            f"{percentile(r.wall_ms, 50):.2f}", f"{percentile(r.wall_ms, 95):.2f}",
+            f"{r.rate:.1f}",
+            f"{p50 / base:.0f}" if base > 0 else "n/a",
+        ])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return " | ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells))
+
+    out = [line(headers), "-+-".join("-" * w for w in widths)]
+    out += [line(row) for row in rows]
+    return "\n".join(out)
+
+
+# The run -------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> None:
+    temp_dir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    database: Database | None = None
+    servers: list[Server] = []
+    try:
+        database = create_database(temp_dir)
+        env = portal_env(database.url)
+        print(f"Database: {database.kind}; {args.recipients} generated recipients; {args.requests} requests per page "
+              f"after {WARMUP} warm-up requests", flush=True)
+        migrate_s = flask_command(["db", "upgrade"], env, "Migrations (flask db upgrade)")
+        seed_s = flask_command(["demo-data", "--scale", str(args.recipients)], env, "Demo data (flask demo-data)")
+        print(f"Migrations: {migrate_s:.1f} s; seeding (demo personas + {args.recipients} recipients): {seed_s:.1f} s",
+              flush=True)
+
+        portal_port, yard_port = free_ports(2)
+        yard_env = dict(os.environ, PYTHONUNBUFFERED="1")
+        portal = Server("the portal", "portal:create_app()", portal_port, env, temp_dir / "portal-gunicorn.log")
+        yard = Server("the yardstick", "tests.benchmarks.yardstick:app", yard_port, yard_env, temp_dir / "yardstick-gunicorn.log")
+        servers = [portal, yard]
+        for server in servers:
+            server.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        portal.wait_until_answering("/healthz", deadline)
+        yard.wait_until_answering("/hello", deadline)
+        print(f"Servers: portal on {portal.base}, yardstick on {yard.base} (gunicorn, 1 sync worker each)", flush=True)
+
+        p = portal.base
+        anonymous = new_session()
+        amina, david, kim, rachel, admin = (
+            sign_in(p, email)
+            for email in ("amina@example.org", "david@example.org", "kim@brightpath.example",
+                          "rachel@northfield.example", "admin@example.org")
+        )
+        # Ids come from the pages themselves, as a person would follow them.
+        amina_people = links(get(amina, p + "/home").text, r'href="/people/(\d+)"')
+        if not amina_people:
+            raise BenchError("amina@example.org's home page has no link to /people/<id>")
+        first_page = get(rachel, p + "/caseload").text
+        after = links(first_page, r'href="/caseload\?after=(\d+)"') or links(first_page, r'href="/people/(\d+)"')
+        if not after:
+            raise BenchError("rachel@northfield.example's caseload has no people on its first page")
+
+        pages = [
+            ("yardstick /hello", new_session(), yard.base + "/hello"),
+            ("anonymous /", anonymous, p + "/"),
+            ("anonymous /sign-in", anonymous, p + "/sign-in"),
+            ("/healthz", anonymous, p + "/healthz"),
+            ("amina /home", amina, p + "/home"),
+            (f"amina /people/{amina_people[0]}", amina, p + f"/people/{amina_people[0]}"),
+            ("david /home", david, p + "/home"),
+            ("kim /home", kim, p + "/home"),
+            ("kim /caseload", kim, p + "/caseload"),
+            ("rachel /home", rachel, p + "/home"),
+            ("rachel /caseload", rachel, p + "/caseload"),
+            (f"rachel /caseload?after={after[-1]}", rachel, p + f"/caseload?after={after[-1]}"),
+            ("admin /admin/users", admin, p + "/admin/users"),
+            ("admin /admin/audit", admin, p + "/admin/audit"),
+        ]
+        print("Measuring:", flush=True)
+        results = [measure(label, session, url, args.requests) for label, session, url in pages]
+
+        print()
+        print(table(results, results[0]))
+        print()
+        counts = database.row_counts()
+        print("Rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+        print(f"Database: {database.describe()}")
+        print(f"Python {platform.python_version()}, gunicorn 1 sync worker per app, {os.cpu_count()} CPUs, "
+              f"{args.requests} sequential requests per page over loopback")
+    finally:
+        for server in servers:
+            server.stop()
+        if database is not None and args.keep:
+            print(f"Kept the database: {database.url}")
+        elif database is not None:
+            try:
+                database.remove()
+            except Exception as error:  # noqa: BLE001 - cleanup must not hide the real outcome
+                print(f"Could not drop {BENCH_DB}: {error}", file=sys.stderr)
+        if not args.keep:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, required=True, help="generated recipients to add to the demo data")
+    parser.add_argument("--requests", type=int, default=200, help="measured requests per page (default 200)")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database (and SQLite folder) afterwards")
+    args = parser.parse_args(argv)
+    if args.recipients < 0 or args.requests < 1:
+        parser.error("--recipients must be 0 or more and --requests 1 or more")
+
+    # A SIGTERM (CI cancelling) unwinds through the finally blocks, so the servers still stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.perf_counter()
+    try:
+        run(args)
+    except BenchError as error:
+        print(f"\nBenchmark aborted: {error}", file=sys.stderr)
+        return 1
+    print(f"Total run: {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
