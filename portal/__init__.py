@@ -46,15 +46,16 @@ def create_app(config: dict | type | None = None) -> Flask:
         hops = app.config["TRUST_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
+    from portal import security, web
+    from portal.commands import register_commands
+
+    # Security first: its before_request (CSP nonce, request id) must run before the CSRF check,
+    # so even the page refusing a form without its token carries them.
+    security.init_app(app)
     _init_database(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-
-    from portal import security, web
-    from portal.commands import register_commands
-
-    security.init_app(app)
     web.init_app(app)
     register_commands(app)
 

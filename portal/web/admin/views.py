@@ -211,7 +211,8 @@ def edit_content(slug: str):
     page = content.page(slug)
     if page is None:
         abort(404)
-    form = ContentForm(obj=page)
+    # Filled from the page only when showing it: a POST missing a field must fail, not keep the old text.
+    form = ContentForm(obj=page) if request.method == "GET" else ContentForm()
     if form.validate_on_submit():
         content.update(page, form.title.data, form.summary.data or "", form.body.data, current_user.id)
         audit("content.changed", record_type="content_page", record_id=page.id)

@@ -1,0 +1,293 @@
+"""Who may see what, cell by cell: every persona against every endpoint of the URL map.
+
+The expected status of every cell is written out below, from the rule at the end of
+shared/personas.md, and never computed from portal/access.py: a change to access.py that lets the
+wrong person in must disagree with this table. Each cell is its own test, named
+"<request> | <persona>", so a failure names the cell.
+
+One demo database is shared by the module (module_app) and each persona signs in once; requests
+are chosen so that no cell changes what another cell sees (POSTs send invalid forms, act on a user
+that does not exist, or, for signing out, use a client of their own).
+"""
+
+import re
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import Person, User
+from tests.conftest import csrf_token, sign_in
+
+EMAILS = {
+    "amina": "amina@example.org",
+    "grace": "grace@example.org",
+    "david": "david@example.org",
+    "tom": "tom@example.org",
+    "sophie": "sophie.pa@example.org",
+    "jay": "jay.pa@example.org",
+    "ellen": "ellen@example.org",
+    "kim": "kim@brightpath.example",
+    "lee": "lee@brightpath.example",
+    "omar": "omar@harbour.example",
+    "rachel": "rachel@northfield.example",
+    "admin": "admin@example.org",
+}
+PERSONAS = ["anon", *EMAILS]
+
+# Cells: a status code, or ">/path" for a 302 redirect to that path (any query string ignored).
+#   >/sign-in  anonymous on a signed-in page (or a sign-in step with nothing to continue)
+#   403        signed in, but the wrong role for the page
+#   404        the right role, but the record is outside the persona's scope (or does not exist)
+#   410        a password link that is not valid (a made-up token)
+# {amina} {grace} {sam} {tom} {ellen} are person ids and {amina_user} Amina's user id, looked up in
+# the demo database. PAs get 403 on /people/...: a PA sees their employers' names on their home
+# page but nothing of an employer's direct payment.
+MATRIX = """
+request                                       anon       amina      grace      david      tom        sophie     jay        ellen      kim        lee        omar       rachel     admin
+# Public pages: the same for everyone.
+GET  /                                        200        200        200        200        200        200        200        200        200        200        200        200        200
+GET  /information                             200        200        200        200        200        200        200        200        200        200        200        200        200
+GET  /information/being-an-employer           200        200        200        200        200        200        200        200        200        200        200        200        200
+GET  /accessibility                           200        200        200        200        200        200        200        200        200        200        200        200        200
+GET  /privacy                                 200        200        200        200        200        200        200        200        200        200        200        200        200
+GET  /healthz                                 200        200        200        200        200        200        200        200        200        200        200        200        200
+GET  /information/privacy                     404        404        404        404        404        404        404        404        404        404        404        404        404
+# Signing in: signed-in people are sent home; with no sign-in half done, the code pages start again.
+GET  /sign-in                                 200        >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home
+POST /sign-in                                 200        >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home
+GET  /sign-in/code                            >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in
+POST /sign-in/code                            >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in
+GET  /sign-in/set-up-authenticator            >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in
+POST /sign-in/set-up-authenticator            >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in
+GET  /forgot-password                         200        200        200        200        200        200        200        200        200        200        200        200        200
+POST /forgot-password                         200        200        200        200        200        200        200        200        200        200        200        200        200
+GET  /set-password/not-a-real-token           410        410        410        410        410        410        410        410        410        410        410        410        410
+POST /set-password/not-a-real-token           410        410        410        410        410        410        410        410        410        410        410        410        410
+# Anyone signed in. The administrator's home is the administration page.
+GET  /home                                    >/sign-in  200        200        200        200        200        200        200        200        200        200        200        >/admin
+GET  /account                                 >/sign-in  200        200        200        200        200        200        200        200        200        200        200        200
+GET  /account/password                        >/sign-in  200        200        200        200        200        200        200        200        200        200        200        200
+POST /account/password                        >/sign-in  200        200        200        200        200        200        200        200        200        200        200        200
+GET  /account/authenticator                   >/sign-in  200        200        200        200        200        200        200        200        200        200        200        200
+POST /account/authenticator                   >/sign-in  200        200        200        200        200        200        200        200        200        200        200        200
+POST /session/extend                          >/sign-in  >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home     >/home
+POST /sign-out                                >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in  >/sign-in
+# One recipient's record: themselves, their representative, their DPSS (caseworker or manager) and their
+# council only. PAs and the administrator never see a case record (403); anyone else: not found (404).
+GET  /people/{amina}                          >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{grace}                          >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{sam}                            >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{tom}                            >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{ellen}                          >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/999999                           >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+# Inviting someone connected to a record: DPSS staff and council officers, within their scope.
+GET  /people/{amina}/invite                   >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+GET  /people/{grace}/invite                   >/sign-in  403        403        403        403        403        403        403        404        404        200        200        403
+GET  /people/{sam}/invite                     >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+GET  /people/{tom}/invite                     >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+GET  /people/{ellen}/invite                   >/sign-in  403        403        403        403        403        403        403        404        404        200        404        403
+POST /people/{tom}/invite                     >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+GET  /caseload                                >/sign-in  403        403        403        403        403        403        403        200        200        200        200        403
+# Administration: the administrator only.
+GET  /admin                                   >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/users                             >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/users/{amina_user}                >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/users/999999                      >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+GET  /admin/users/new                         >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+POST /admin/users/new                         >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/organisations                     >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/organisations/new                 >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+POST /admin/organisations/new                 >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/throttles                         >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+POST /admin/throttles/lift                    >/sign-in  403        403        403        403        403        403        403        403        403        403        403        >/admin/throttles
+GET  /admin/audit                             >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/content                           >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/content/being-an-employer         >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+POST /admin/content/being-an-employer         >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/content/no-such-page              >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+POST /admin/users/999999/disable              >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+POST /admin/users/999999/enable               >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+POST /admin/users/999999/reset-authenticator  >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+"""
+
+# Form fields sent with a POST besides the CSRF token. Without an entry, a POST sends no fields:
+# the form fails validation and nothing changes.
+POST_DATA = {
+    # A documentation address (RFC 5737) that is not throttled: lifting it changes nothing.
+    "/admin/throttles/lift": {"kind": "address", "value": "203.0.113.9"},
+    # The form takes missing fields from the page itself (so an empty POST would save it unchanged):
+    # an empty title makes the form invalid instead.
+    "/admin/content/being-an-employer": {"title": ""},
+}
+
+# Recipients whose names each persona may see (the rule), checked on every HTML response. A PA sees
+# the employers they work for; the administrator is left out because reading accounts and the
+# audit log (which names people) is their job.
+MAY_SEE = {
+    "anon": set(),
+    "amina": {"Amina Patel"},
+    "grace": {"Grace Okafor"},
+    "david": {"Grace Okafor", "Sam Okafor"},
+    "tom": {"Tom Hughes"},
+    "sophie": {"Amina Patel"},
+    "jay": set(),
+    "ellen": {"Ellen Marsh"},
+    "kim": {"Amina Patel", "Tom Hughes", "Sam Okafor"},
+    "lee": {"Amina Patel", "Tom Hughes", "Sam Okafor"},
+    "omar": {"Grace Okafor", "Ellen Marsh"},
+    "rachel": {"Amina Patel", "Grace Okafor", "Sam Okafor", "Tom Hughes"},
+}
+RECIPIENT_NAMES = ["Amina Patel", "Grace Okafor", "Sam Okafor", "Tom Hughes", "Ellen Marsh"]
+CELL = re.compile(r"^(\d{3}|>/\S*)$")
+
+
+class Cell(NamedTuple):
+    method: str
+    path: str
+    persona: str
+    expected: str
+
+    def __str__(self):
+        return f"{self.method} {self.path} | {self.persona}"
+
+
+def parse_matrix(table: str) -> list[tuple[str, str, list[str]]]:
+    """(method, path, cells) for each row; a malformed table fails collection with the line."""
+    lines = [line for line in table.strip().splitlines() if line.strip() and not line.startswith("#")]
+    header = lines[0].split()
+    if header != ["request", *PERSONAS]:
+        raise ValueError(f"MATRIX header must be: request {' '.join(PERSONAS)}")
+    rows = []
+    for line in lines[1:]:
+        method, path, *cells = line.split()
+        if method not in ("GET", "POST") or len(cells) != len(PERSONAS) or not all(CELL.match(c) for c in cells):
+            raise ValueError(f"malformed MATRIX row: {line!r}")
+        rows.append((method, path, cells))
+    return rows
+
+
+ROWS = parse_matrix(MATRIX)
+CELLS = [Cell(method, path, persona, expected) for method, path, cells in ROWS for persona, expected in zip(PERSONAS, cells)]
+
+
+def demo_ids(app) -> dict[str, int]:
+    """The ids the table's {placeholders} stand for, from the demo database (not hard-coded)."""
+    with app.app_context():
+        people = {
+            f"{given} {family}": person_id
+            for person_id, given, family in db.session.execute(sa.select(Person.id, Person.given_name, Person.family_name))
+        }
+        amina_user = db.session.scalar(sa.select(User.id).where(User.email == EMAILS["amina"]))
+    return {
+        "amina": people["Amina Patel"],
+        "grace": people["Grace Okafor"],
+        "sam": people["Sam Okafor"],
+        "tom": people["Tom Hughes"],
+        "ellen": people["Ellen Marsh"],
+        "amina_user": amina_user,
+    }
+
+
+@pytest.fixture(scope="module")
+def ids(module_app):
+    return demo_ids(module_app)
+
+
+@pytest.fixture(scope="module")
+def browsers(module_app):
+    """One client per persona, signed in on first use (staff authenticator codes work once)."""
+    clients = {}
+
+    def browser(persona: str):
+        if persona not in clients:
+            client = module_app.test_client()
+            if persona != "anon":
+                sign_in(client, EMAILS[persona])
+            clients[persona] = client
+        return clients[persona]
+
+    return browser
+
+
+def send(client, persona: str, method: str, path: str, raw_path: str):
+    if method == "GET":
+        return client.get(path)
+    # A valid CSRF token from a page this persona can reach, so the access rule is what answers.
+    token = csrf_token(client.get("/sign-in" if persona == "anon" else "/account").text)
+    return client.post(path, data={"csrf_token": token, **POST_DATA.get(raw_path, {})})
+
+
+def outcome(response) -> str:
+    """The response in the table's notation."""
+    if response.status_code == 302:
+        return ">" + urlsplit(response.headers["Location"]).path
+    return str(response.status_code)
+
+
+def hidden_names_on_page(persona: str, html: str) -> list[str]:
+    """Names of recipients outside the persona's view that appear on the page, either way round."""
+    found = []
+    for name in RECIPIENT_NAMES:
+        if name in MAY_SEE[persona]:
+            continue
+        given, family = name.split()
+        if name in html or f"{family}, {given}" in html:
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=str)
+def test_cell(cell: Cell, module_app, browsers, ids):
+    path = cell.path.format(**ids)
+    if cell.path == "/sign-out" and cell.persona != "anon":
+        # Signing out ends the session: use a client of its own so the shared one stays signed in.
+        client = module_app.test_client()
+        sign_in(client, EMAILS[cell.persona])
+    else:
+        client = browsers(cell.persona)
+
+    response = send(client, cell.persona, cell.method, path, cell.path)
+
+    got = outcome(response)
+    assert got == cell.expected, f"{cell} ({cell.method} {path}): expected {cell.expected}, got {got}"
+    if response.mimetype == "text/html" and cell.persona in MAY_SEE:  # error pages must not name people either
+        leaked = hidden_names_on_page(cell.persona, response.text)
+        assert not leaked, f"{cell}: page shows {leaked}, whom {cell.persona} must not see"
+    if cell.path == "/caseload" and response.status_code == 200:
+        # The other half of the rule, and proof that the name check above reads the list's format.
+        listed = {name for name in RECIPIENT_NAMES if ", ".join(reversed(name.split())) in response.text}
+        assert listed == MAY_SEE[cell.persona], f"{cell}: lists {sorted(listed)}"
+    if cell.path == "/sign-out" and cell.persona != "anon":
+        assert outcome(client.get("/home")) == ">/sign-in", f"{cell}: still signed in after signing out"
+
+
+# The table covers the URL map ------------------------------------------------------------------
+
+
+def rows_missing(app, rows, ids) -> list[str]:
+    """Every (endpoint, method) of the URL map, static aside, that no row of the table requests."""
+    adapter = app.url_map.bind("localhost")
+    covered = {(adapter.match(path.format(**ids), method=method)[0], method) for method, path, _ in rows}
+    wanted = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    return sorted(f"{method} {endpoint}" for endpoint, method in wanted - covered)
+
+
+def test_every_endpoint_of_the_url_map_has_a_row(module_app, ids):
+    missing = rows_missing(module_app, ROWS, ids)
+    assert not missing, (
+        "add a row to MATRIX in tests/test_access_matrix.py, with every persona's expected status, for: "
+        + ", ".join(missing)
+    )
+
+
+def test_a_missing_row_is_reported(module_app, ids):
+    without_caseload = [row for row in ROWS if row[1] != "/caseload"]
+    assert rows_missing(module_app, without_caseload, ids) == ["GET caseload.index"]
