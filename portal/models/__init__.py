@@ -2,7 +2,36 @@
 
 from portal.models.accounts import OneTimeToken, Role, SignInFailure, User, UserSession
 from portal.models.audit import AuditEvent
+from portal.models.budgets import (
+    Budget,
+    BudgetKind,
+    BudgetSuspension,
+    BudgetVersion,
+    Category,
+    Delivery,
+    DPAccount,
+    PaymentMethod,
+    SupportLine,
+    SupportPlan,
+)
+from portal.models.card_imports import CardImport, CardImportRejection, CategoryRule, UnmatchedCardRow
 from portal.models.content import ContentPage
+from portal.models.evidence import Evidence
+from portal.models.ledger import (
+    AccountBalance,
+    EntryAnnotation,
+    EntryKind,
+    EntrySource,
+    EntryState,
+    ExcessBalanceReview,
+    ExpectedItem,
+    ExpectedKind,
+    ExpectedStatus,
+    Flag,
+    LedgerEntry,
+    Payee,
+    ReviewStatus,
+)
 from portal.models.organisations import District, Organisation, OrganisationKind
 from portal.models.people import (
     CaseloadEntry,
@@ -14,24 +43,55 @@ from portal.models.people import (
     RepresentativeLink,
     SupportReason,
 )
+from portal.models.settings import CouncilSettings, NationalRate
 
 __all__ = [
+    "AccountBalance",
     "AuditEvent",
+    "Budget",
+    "BudgetKind",
+    "BudgetSuspension",
+    "BudgetVersion",
+    "CardImport",
+    "CardImportRejection",
     "CaseloadEntry",
+    "Category",
+    "CategoryRule",
     "ContentPage",
+    "CouncilSettings",
+    "DPAccount",
+    "Delivery",
     "District",
     "Employment",
+    "EntryAnnotation",
+    "EntryKind",
+    "EntrySource",
+    "EntryState",
+    "Evidence",
+    "ExcessBalanceReview",
+    "ExpectedItem",
+    "ExpectedKind",
+    "ExpectedStatus",
+    "Flag",
+    "LedgerEntry",
+    "NationalRate",
     "OneTimeToken",
     "Organisation",
     "OrganisationKind",
+    "Payee",
+    "PaymentMethod",
     "Person",
     "Recipient",
     "RepresentativeKind",
     "RepresentativeLevel",
     "RepresentativeLink",
+    "ReviewStatus",
     "Role",
     "SignInFailure",
+    "SupportLine",
+    "SupportPlan",
     "SupportReason",
+    "UnmatchedCardRow",
     "User",
     "UserSession",
 ]

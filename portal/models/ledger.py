@@ -1,0 +1,189 @@
+"""The ledger: money that moved (append-only entries), their annotations, and money expected.
+
+Amount, date, account and kind of an entry never change (database triggers refuse UPDATE and
+DELETE); a mistake is corrected by a reversing entry. Category, support line, explanation and flags
+are annotations with their own history; entry_states holds the current one for fast filtering.
+"""
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+from portal.models.budgets import Category, DPAccount
+
+
+def _enum(cls, length=30):
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class EntryKind(enum.StrEnum):
+    COUNCIL_PAYMENT = "council payment"
+    CONTRIBUTION = "contribution"
+    SPEND = "spend"
+    REFUND = "refund"
+    RECLAIM = "reclaim"
+    ADJUSTMENT = "adjustment"
+
+
+class EntrySource(enum.StrEnum):
+    PAYMENT_RUN = "payment run"
+    CARD_IMPORT = "card import"
+    MANUAL = "manual entry"
+    PAYROLL = "payroll"
+    MANAGED_PAYMENT = "managed-account payment"
+
+
+class Flag(enum.StrEnum):
+    CASH = "cash withdrawal"
+    GAMBLING = "gambling"
+    ALCOHOL = "alcohol"
+    TOBACCO = "tobacco"
+    OUTSIDE_PLAN = "outside the support plan"
+
+
+class Payee(db.Model):
+    """Who money went to or came from, by name as the card network gives it."""
+
+    __tablename__ = "payees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class LedgerEntry(db.Model):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_account_date", "account_id", "entry_date", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("dp_accounts.id"))
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind))
+    # Signed integer pence: money into the account is positive, out is negative.
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    entry_date: Mapped[date] = mapped_column(Date)
+    payee_id: Mapped[int | None] = mapped_column(ForeignKey("payees.id"))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[EntrySource] = mapped_column(_enum(EntrySource))
+    # Idempotency keys: the card provider's transaction id; a payment run's budget/cycle/kind key.
+    external_id: Mapped[str | None] = mapped_column(String(60), unique=True)
+    payment_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    account: Mapped[DPAccount] = relationship()
+    payee: Mapped[Payee | None] = relationship()
+    state: Mapped["EntryState"] = relationship(uselist=False, back_populates="entry")
+
+
+class EntryState(db.Model):
+    """The current annotation of an entry (its history is in entry_annotations)."""
+
+    __tablename__ = "entry_states"
+    __table_args__ = (Index("ix_entry_states_account_flags", "account_id", "needs_evidence", "needs_explanation"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("dp_accounts.id"))
+    category: Mapped[Category | None] = mapped_column(_enum(Category, 40))
+    support_line_id: Mapped[int | None] = mapped_column(ForeignKey("support_lines.id"))
+    flags: Mapped[str] = mapped_column(String(200), default="")  # comma-separated Flag values
+    explanation: Mapped[str] = mapped_column(String(500), default="")
+    needs_evidence: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_explanation: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed_external_id: Mapped[str | None] = mapped_column(String(60), unique=True)
+    evidence_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    entry: Mapped[LedgerEntry] = relationship(back_populates="state")
+
+    @property
+    def flag_list(self) -> list[str]:
+        return [f for f in self.flags.split(",") if f]
+
+
+class EntryAnnotation(db.Model):
+    """One change of an entry's annotation: append-only history."""
+
+    __tablename__ = "entry_annotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    category: Mapped[Category | None] = mapped_column(_enum(Category, 40))
+    support_line_id: Mapped[int | None] = mapped_column(ForeignKey("support_lines.id"))
+    flags: Mapped[str] = mapped_column(String(200), default="")
+    explanation: Mapped[str] = mapped_column(String(500), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")  # why it changed: "imported", "explained"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class AccountBalance(db.Model):
+    """The cached balance: updated in the same transaction as every entry; tests prove it equals the sum."""
+
+    __tablename__ = "account_balances"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("dp_accounts.id"), primary_key=True)
+    balance_pence: Mapped[int] = mapped_column(Integer, default=0)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExpectedKind(enum.StrEnum):
+    CONTRIBUTION_DUE = "contribution due"
+    RECLAIM = "approved reclaim"
+    TIMESHEET = "approved timesheet"
+    INVOICE = "unpaid invoice"
+    PAY_RUN = "pay run"
+
+
+class ExpectedStatus(enum.StrEnum):
+    OPEN = "open"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+
+
+class ExpectedItem(db.Model):
+    """Money the portal expects to move but has not yet: owed out of the account, or due into it."""
+
+    __tablename__ = "expected_items"
+    __table_args__ = (Index("ix_expected_items_account_status", "account_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("dp_accounts.id"))
+    kind: Mapped[ExpectedKind] = mapped_column(_enum(ExpectedKind))
+    # Signed like ledger entries: positive comes in, negative will leave the account.
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[ExpectedStatus] = mapped_column(_enum(ExpectedStatus, 12), default=ExpectedStatus.OPEN)
+    key: Mapped[str] = mapped_column(String(80), unique=True)  # idempotency: one item per thing expected
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReviewStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ExcessBalanceReview(db.Model):
+    """Opened when the balance before a payment, less money owed and contingency, is over the line."""
+
+    __tablename__ = "excess_balance_reviews"
+    __table_args__ = (UniqueConstraint("account_id", "cycle_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("dp_accounts.id"), index=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id"))
+    cycle_start: Mapped[date] = mapped_column(Date)
+    balance_pence: Mapped[int] = mapped_column(Integer)
+    owed_pence: Mapped[int] = mapped_column(Integer)
+    contingency_pence: Mapped[int] = mapped_column(Integer)
+    threshold_pence: Mapped[int] = mapped_column(Integer)
+    excess_pence: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ReviewStatus] = mapped_column(_enum(ReviewStatus, 12), default=ReviewStatus.OPEN)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    account: Mapped[DPAccount] = relationship()

@@ -1,0 +1,537 @@
+"""Importing prepaid card statements.
+
+Streams the file (bounded memory, batches of rows), is idempotent on the provider's transaction id,
+matches card accounts to DP accounts and reports what it did. A row that cannot be read is rejected
+with its line number and the reason; it never stops the rest.
+
+A row confirms instead of posting when the portal already knows the money: a recorded payment or
+reclaim, or an open expected item (same account and direction, same amount, date within 5 days).
+"""
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import (
+    AccountBalance,
+    Budget,
+    BudgetVersion,
+    CardImport,
+    CardImportRejection,
+    Category,
+    CategoryRule,
+    DPAccount,
+    EntryKind,
+    EntrySource,
+    EntryState,
+    ExpectedItem,
+    ExpectedStatus,
+    Flag,
+    LedgerEntry,
+    Organisation,
+    Payee,
+    Recipient,
+    SupportLine,
+    SupportPlan,
+    UnmatchedCardRow,
+)
+from portal.services import cycles, excess
+from portal.services.clock import utcnow
+from portal.services.ledger import needs_evidence
+from portal.services.local_settings import council_settings
+
+MATCH_WINDOW = timedelta(days=5)
+BATCH_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a provider lays out its export. Field names map to the file's column headers."""
+
+    name: str
+    columns: dict[str, str]
+    date_format: str = "%d/%m/%Y"
+    delimiter: str = ","
+    # "debit_credit": separate unsigned Debit and Credit columns; "signed": one amount, negative out.
+    amounts: str = "debit_credit"
+
+    REQUIRED = ("transaction_id", "card_account", "date", "merchant")
+
+    def required_headers(self) -> list[str]:
+        needed = list(self.REQUIRED) + (["debit", "credit"] if self.amounts == "debit_credit" else ["amount"])
+        return [self.columns[name] for name in needed]
+
+
+STANDARD = Layout(
+    name="standard",
+    columns={
+        "transaction_id": "Transaction ID", "card_account": "Card Account", "date": "Date", "merchant": "Merchant",
+        "mcc": "Merchant Category Code", "description": "Description", "debit": "Debit", "credit": "Credit",
+    },
+)
+# A second provider's layout: one signed amount column, ISO dates, semicolons, no byte-order mark.
+SIGNED_ISO = Layout(
+    name="signed-iso",
+    columns={
+        "transaction_id": "TxnRef", "card_account": "AccountRef", "date": "PostingDate", "merchant": "Payee",
+        "mcc": "MCC", "description": "Narrative", "amount": "Amount",
+    },
+    date_format="%Y-%m-%d",
+    delimiter=";",
+    amounts="signed",
+)
+LAYOUTS = {layout.name: layout for layout in (STANDARD, SIGNED_ISO)}
+
+
+def layout_from_mapping(path: Path) -> Layout:
+    """A layout from a JSON column mapping: {"name", "columns", "date_format", "delimiter", "amounts"}."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return Layout(
+        name=data.get("name", Path(path).stem), columns=data["columns"], date_format=data.get("date_format", "%d/%m/%Y"),
+        delimiter=data.get("delimiter", ","), amounts=data.get("amounts", "debit_credit"),
+    )
+
+
+@dataclass
+class Report:
+    filename: str
+    rows_read: int = 0
+    posted: int = 0
+    confirmed: int = 0
+    duplicates: int = 0
+    unknown_accounts: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    flagged: int = 0
+    file_error: str | None = None
+    import_id: int | None = None
+
+    def lines(self) -> list[str]:
+        if self.file_error:
+            return [f"The file could not be imported: {self.file_error}"]
+        out = [
+            f"Rows read: {self.rows_read}",
+            f"Posted: {self.posted}",
+            f"Confirmed (already known to the portal): {self.confirmed}",
+            f"Duplicates skipped: {self.duplicates}",
+            f"Unknown card accounts (kept for review): {self.unknown_accounts}",
+            f"Flagged for an explanation: {self.flagged}",
+            f"Rejected: {len(self.rejected)}",
+        ]
+        out += [f"  line {line}: {reason}" for line, reason in self.rejected]
+        return out
+
+
+@dataclass
+class Row:
+    line: int
+    external_id: str
+    card_reference: str
+    entry_date: date
+    amount_pence: int
+    merchant: str
+    mcc: str
+    description: str
+
+
+AMOUNT = re.compile(r"^-?\d{1,9}(\.\d{1,2})?$")
+
+
+def parse_pence(text: str) -> int:
+    """'1,680.00' or '-23.5' to integer pence, without floats."""
+    text = text.strip().replace(",", "").replace("£", "")
+    if not AMOUNT.match(text):
+        raise ValueError(f"“{text}” is not an amount of money")
+    negative = text.startswith("-")
+    pounds, _, pennies = text.lstrip("-").partition(".")
+    pence = int(pounds) * 100 + int((pennies + "00")[:2])
+    return -pence if negative else pence
+
+
+class FileProblem(Exception):
+    pass
+
+
+def read_rows(stream: io.BufferedIOBase, layout: Layout) -> Iterator[Row | tuple[int, str]]:
+    """Rows from a binary stream, one at a time: a Row, or (line number, reason) for a bad one."""
+    # surrogateescape keeps going past bytes that are not UTF-8, so one bad row is rejected, not the file.
+    text = codecs.getreader("utf-8-sig")(stream, errors="surrogateescape")
+    reader = csv.reader(text, delimiter=layout.delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileProblem("the file is empty") from None
+    except csv.Error as error:
+        raise FileProblem(f"the first line is not a header row ({error})") from None
+    header = [h.strip() for h in header]
+    missing = [h for h in layout.required_headers() if h not in header]
+    if missing:
+        raise FileProblem(f"these columns are missing: {', '.join(missing)}")
+    index = {name: header.index(col) for name, col in layout.columns.items() if col in header}
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield (reader.line_num, f"the row could not be read ({error})")
+            continue
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if any("\udc80" <= ch <= "\udcff" for v in values for ch in v):
+            yield (line, "the row has characters that are not valid UTF-8 text")
+            continue
+        try:
+            yield _row(values, index, layout, line)
+        except (ValueError, IndexError) as error:
+            yield (line, str(error))
+
+
+def _row(values: list[str], index: dict[str, int], layout: Layout, line: int) -> Row:
+    def get(name: str) -> str:
+        i = index.get(name)
+        if i is None:
+            return ""
+        if i >= len(values):
+            raise ValueError(f"the row has {len(values)} columns, fewer than the header")
+        return values[i].strip()
+
+    external_id = get("transaction_id")
+    if not external_id:
+        raise ValueError("the transaction ID is missing")
+    card = get("card_account")
+    if not card:
+        raise ValueError("the card account is missing")
+    raw_date = get("date")
+    try:
+        entry_date = datetime.strptime(raw_date, layout.date_format).date()
+    except ValueError:
+        raise ValueError(f"the date “{raw_date}” is not a real date in the expected format") from None
+    if layout.amounts == "signed":
+        amount = parse_pence(get("amount"))
+    else:
+        debit, credit = get("debit"), get("credit")
+        if debit and credit:
+            raise ValueError("the row has both a debit and a credit")
+        if not debit and not credit:
+            raise ValueError("the row has neither a debit nor a credit")
+        amount = -parse_pence(debit) if debit else parse_pence(credit)
+        if (debit and amount > 0) or (credit and amount < 0):
+            raise ValueError("debits and credits must be positive amounts")
+    if amount == 0:
+        raise ValueError("the amount is zero")
+    return Row(line, external_id[:60], card[:40], entry_date, amount, get("merchant")[:200], get("mcc")[:4], get("description")[:200])
+
+
+@dataclass
+class AccountInfo:
+    account_id: int
+    council_id: int
+    council_name: str
+    plan_categories: frozenset[str] | None  # None: no plan, so nothing is "outside the plan"
+    evidence_threshold_pence: int
+
+
+class Categoriser:
+    def __init__(self):
+        self.rules = db.session.scalars(sa.select(CategoryRule).order_by(CategoryRule.position, CategoryRule.id)).all()
+
+    def classify(self, merchant: str, mcc: str) -> tuple[Category | None, list[str]]:
+        merchant_upper = merchant.upper()
+        category, flags = None, []
+        for rule in self.rules:
+            text_ok = not rule.merchant_contains or rule.merchant_contains.upper() in merchant_upper
+            mcc_ok = not rule.mcc or rule.mcc == mcc
+            if text_ok and mcc_ok and (rule.merchant_contains or rule.mcc):
+                if category is None and rule.category is not None:
+                    category = rule.category
+                if rule.flag and rule.flag not in flags:
+                    flags.append(rule.flag)
+        return category, flags
+
+
+def _kind(row: Row, council_name: str) -> EntryKind:
+    from_council = council_name and row.merchant.upper().startswith(council_name.upper())
+    text = f"{row.merchant} {row.description}".upper()
+    if row.amount_pence > 0:
+        if from_council:
+            return EntryKind.COUNCIL_PAYMENT
+        if "CONTRIBUTION" in text:
+            return EntryKind.CONTRIBUTION
+        return EntryKind.REFUND
+    if from_council and "RECLAIM" in text:
+        return EntryKind.RECLAIM
+    return EntryKind.SPEND
+
+
+def _account_infos(card_refs: set[str]) -> dict[str, AccountInfo]:
+    if not card_refs:
+        return {}
+    rows = db.session.execute(
+        sa.select(DPAccount.card_reference, DPAccount.id, Recipient.council_id, Organisation.name, Recipient.person_id)
+        .join(Recipient, Recipient.person_id == DPAccount.recipient_id)
+        .join(Organisation, Organisation.id == Recipient.council_id)
+        .where(DPAccount.card_reference.in_(card_refs))
+    ).all()
+    infos = {}
+    today = date.today()
+    for card_ref, account_id, council_id, council_name, person_id in rows:
+        plan_id = db.session.scalar(
+            sa.select(SupportPlan.id).where(SupportPlan.recipient_id == person_id, SupportPlan.effective_from <= today)
+            .order_by(SupportPlan.effective_from.desc()).limit(1)
+        )
+        categories = None
+        if plan_id:
+            categories = frozenset(c.value for c in db.session.scalars(sa.select(SupportLine.category).where(SupportLine.plan_id == plan_id)))
+        infos[card_ref] = AccountInfo(
+            account_id, council_id, council_name, categories, council_settings(council_id, today).evidence_threshold_pence
+        )
+    return infos
+
+
+def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = None, display_name: str | None = None) -> Report:
+    report = Report(filename=display_name or Path(path).name)
+    record = CardImport(filename=report.filename[:200], layout=layout.name, created_by_id=user_id)
+    db.session.add(record)
+    db.session.commit()
+    report.import_id = record.id
+    categoriser = Categoriser()
+    accounts: dict[str, AccountInfo | None] = {}
+    try:
+        with open(path, "rb") as stream:
+            batch: list[Row] = []
+            for item in read_rows(stream, layout):
+                report.rows_read += 1
+                if isinstance(item, tuple):
+                    report.rejected.append(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= BATCH_ROWS:
+                    _import_batch(batch, accounts, categoriser, record.id, report)
+                    batch = []
+            if batch:
+                _import_batch(batch, accounts, categoriser, record.id, report)
+    except FileProblem as problem:
+        db.session.rollback()
+        report.file_error = str(problem)
+    for line, reason in report.rejected:
+        db.session.add(CardImportRejection(import_id=record.id, line_number=line, reason=reason[:300]))
+    record = db.session.get(CardImport, record.id)
+    record.rows_read, record.posted, record.confirmed = report.rows_read, report.posted, report.confirmed
+    record.duplicates, record.unknown_accounts = report.duplicates, report.unknown_accounts
+    record.rejected, record.flagged, record.finished_at = len(report.rejected), report.flagged, utcnow()
+    db.session.commit()
+    return report
+
+
+def _known_ids(ids: list[str]) -> set[str]:
+    known = set(db.session.scalars(sa.select(LedgerEntry.external_id).where(LedgerEntry.external_id.in_(ids))))
+    known |= set(db.session.scalars(sa.select(EntryState.confirmed_external_id).where(EntryState.confirmed_external_id.in_(ids))))
+    known |= set(db.session.scalars(sa.select(UnmatchedCardRow.external_id).where(UnmatchedCardRow.external_id.in_(ids))))
+    return known
+
+
+def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_id: int, report: Report) -> None:
+    """One transaction per batch: everything in it lands, or none of it (and a rerun finishes the job)."""
+    new_refs = {row.card_reference for row in batch} - accounts.keys()
+    found = _account_infos(new_refs)
+    for ref in new_refs:
+        accounts[ref] = found.get(ref)
+    known = _known_ids([row.external_id for row in batch])
+    seen: set[str] = set()
+    account_ids = {accounts[r.card_reference].account_id for r in batch if accounts.get(r.card_reference)}
+    candidates = _match_candidates(account_ids, min(r.entry_date for r in batch), max(r.entry_date for r in batch))
+    new_entries, balance_moves, council_credits = [], defaultdict(int), []
+    payee_ids: dict[str, int] = {}
+    for row in batch:
+        if row.external_id in known or row.external_id in seen:
+            report.duplicates += 1
+            continue
+        seen.add(row.external_id)
+        info = accounts.get(row.card_reference)
+        if info is None:
+            db.session.add(UnmatchedCardRow(
+                import_id=import_id, external_id=row.external_id, card_reference=row.card_reference, entry_date=row.entry_date,
+                amount_pence=row.amount_pence, merchant=row.merchant, mcc=row.mcc, description=row.description,
+            ))
+            report.unknown_accounts += 1
+            continue
+        match = _take_match(candidates, info.account_id, row)
+        if match is not None and match[0] == "entry":
+            db.session.execute(sa.update(EntryState).where(EntryState.entry_id == match[1]).values(confirmed_external_id=row.external_id))
+            report.confirmed += 1
+            continue
+        kind = _kind(row, info.council_name)
+        category, flags = categoriser.classify(row.merchant, row.mcc)
+        if kind == EntryKind.SPEND and info.plan_categories is not None and category and category.value not in info.plan_categories:
+            flags.append(Flag.OUTSIDE_PLAN.value)
+        if kind != EntryKind.SPEND:
+            flags = []
+        new_entries.append((row, kind, category, flags, info, match[1] if match else None))
+        balance_moves[info.account_id] += row.amount_pence
+        if kind == EntryKind.COUNCIL_PAYMENT:
+            council_credits.append((info, row))
+    if new_entries:
+        for row, *_ in new_entries:
+            if row.merchant not in payee_ids:
+                payee_ids[row.merchant] = None
+        _ensure_payees(payee_ids)
+        ids = db.session.scalars(
+            sa.insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),
+            [
+                {
+                    "account_id": info.account_id, "kind": kind, "amount_pence": row.amount_pence, "entry_date": row.entry_date,
+                    "payee_id": payee_ids.get(row.merchant), "description": row.description, "source": EntrySource.CARD_IMPORT,
+                    "external_id": row.external_id, "created_at": utcnow(),
+                }
+                for row, kind, category, flags, info, _ in new_entries
+            ],
+        ).all()
+        db.session.execute(
+            sa.insert(EntryState),
+            [
+                {
+                    "entry_id": entry_id, "account_id": info.account_id, "category": category, "flags": ",".join(sorted(flags)),
+                    "explanation": "", "needs_explanation": bool(flags), "evidence_count": 0,
+                    "needs_evidence": needs_evidence(kind, row.amount_pence, EntrySource.CARD_IMPORT, info.evidence_threshold_pence),
+                }
+                for entry_id, (row, kind, category, flags, info, _) in zip(ids, new_entries, strict=True)
+            ],
+        )
+        for entry_id, (_, _, _, flags, _, expected_id) in zip(ids, new_entries, strict=True):
+            if flags:
+                report.flagged += 1
+            if expected_id is not None:
+                db.session.execute(
+                    sa.update(ExpectedItem).where(ExpectedItem.id == expected_id)
+                    .values(status=ExpectedStatus.SETTLED, settled_by_id=entry_id)
+                )
+                report.confirmed += 1
+            else:
+                report.posted += 1
+        _move_balances(balance_moves)
+        # Excess is measured on the balance just before each new payment (entries dated earlier).
+        for info, row in council_credits:
+            _check_excess(info, row)
+    db.session.commit()
+
+
+def _ensure_payees(payee_ids: dict[str, int | None]) -> None:
+    names = [n for n in payee_ids if n]
+    existing = dict(db.session.execute(sa.select(Payee.name, Payee.id).where(Payee.name.in_(names))).tuples().all()) if names else {}
+    for name in names:
+        if name not in existing:
+            payee = Payee(name=name)
+            db.session.add(payee)
+            db.session.flush()
+            existing[name] = payee.id
+    payee_ids.update(existing)
+
+
+def _move_balances(moves: dict[int, int]) -> None:
+    counts = defaultdict(int)
+    for account_id, amount in moves.items():
+        result = db.session.execute(
+            sa.update(AccountBalance).where(AccountBalance.account_id == account_id)
+            .values(balance_pence=AccountBalance.balance_pence + amount)
+        )
+        if result.rowcount == 0:
+            db.session.add(AccountBalance(account_id=account_id, balance_pence=amount, entry_count=0))
+            db.session.flush()
+        counts[account_id] += 1
+    # entry_count: recount only the accounts touched (cheap: an indexed count per account).
+    for account_id in moves:
+        total = db.session.scalar(sa.select(sa.func.count()).where(LedgerEntry.account_id == account_id))
+        db.session.execute(sa.update(AccountBalance).where(AccountBalance.account_id == account_id).values(entry_count=total))
+
+
+def _match_candidates(account_ids: set[int], first: date, last: date) -> dict[int, list]:
+    """Recorded entries not yet confirmed by a statement, and open expected items, near these dates."""
+    by_account: dict[int, list] = defaultdict(list)
+    if not account_ids:
+        return by_account
+    low, high = first - MATCH_WINDOW, last + MATCH_WINDOW
+    entries = db.session.execute(
+        sa.select(LedgerEntry.id, LedgerEntry.account_id, LedgerEntry.amount_pence, LedgerEntry.entry_date)
+        .join(EntryState, EntryState.entry_id == LedgerEntry.id)
+        .where(
+            LedgerEntry.account_id.in_(account_ids), LedgerEntry.external_id.is_(None),
+            EntryState.confirmed_external_id.is_(None), LedgerEntry.source != EntrySource.CARD_IMPORT,
+            LedgerEntry.entry_date.between(low, high),
+        )
+        .order_by(LedgerEntry.entry_date, LedgerEntry.id)
+    ).all()
+    for entry_id, account_id, amount, day in entries:
+        by_account[account_id].append(["entry", entry_id, amount, day])
+    items = db.session.execute(
+        sa.select(ExpectedItem.id, ExpectedItem.account_id, ExpectedItem.amount_pence, ExpectedItem.due_date)
+        .where(ExpectedItem.account_id.in_(account_ids), ExpectedItem.status == ExpectedStatus.OPEN,
+               ExpectedItem.due_date.between(low, high))
+        .order_by(ExpectedItem.due_date, ExpectedItem.id)
+    ).all()
+    for item_id, account_id, amount, day in items:
+        by_account[account_id].append(["expected", item_id, amount, day])
+    return by_account
+
+
+def _take_match(candidates, account_id: int, row: Row):
+    """The closest-dated candidate with the same amount and direction within 5 days, used up once."""
+    best = None
+    for candidate in candidates.get(account_id, []):
+        kind, ident, amount, day = candidate
+        if amount == row.amount_pence and abs((day - row.entry_date).days) <= MATCH_WINDOW.days:
+            if best is None or abs((day - row.entry_date).days) < abs((best[3] - row.entry_date).days):
+                best = candidate
+    if best is not None:
+        candidates[account_id].remove(best)
+        return best[0], best[1]
+    return None
+
+
+def _check_excess(info: AccountInfo, row: Row) -> None:
+    budget = db.session.scalar(
+        sa.select(Budget).where(Budget.account_id == info.account_id, Budget.start_date <= row.entry_date).order_by(Budget.id).limit(1)
+    )
+    if budget is None:
+        return
+    version = db.session.scalar(
+        sa.select(BudgetVersion).where(BudgetVersion.budget_id == budget.id, BudgetVersion.effective_from <= row.entry_date)
+        .order_by(BudgetVersion.effective_from.desc()).limit(1)
+    )
+    if version is None:
+        return
+    settings = council_settings(info.council_id, row.entry_date)
+    excess.check_before_payment(
+        account_id=info.account_id, budget_id=budget.id,
+        cycle_start=cycles.cycle_start_on_or_before(settings.cycle_anchor, row.entry_date), payment_date=row.entry_date,
+        gross_weekly_pence=version.gross_weekly_pence, settings=settings,
+    )
+
+
+def resolve_unmatched(row: UnmatchedCardRow, account: DPAccount, *, user_id: int) -> LedgerEntry:
+    """Attach a row kept for review to the right account: it is posted there, once."""
+    from portal.services import ledger
+
+    if row.resolved_entry_id is not None:
+        raise ValueError("This row has already been attached to an account")
+    council = db.session.get(Organisation, account.recipient.council_id)
+    parsed = Row(0, row.external_id, row.card_reference, row.entry_date, row.amount_pence, row.merchant, row.mcc, row.description)
+    kind = _kind(parsed, council.name)
+    category, flags = Categoriser().classify(row.merchant, row.mcc)
+    entry = ledger.post(
+        account_id=account.id, kind=kind, amount_pence=row.amount_pence, entry_date=row.entry_date,
+        source=EntrySource.CARD_IMPORT, payee=row.merchant, description=row.description, external_id=row.external_id,
+        category=category, flags=flags if kind == EntryKind.SPEND else (), user_id=user_id,
+    )
+    row.resolved_entry_id, row.resolved_at, row.resolved_by_id = entry.id, utcnow(), user_id
+    return entry

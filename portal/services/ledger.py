@@ -1,0 +1,189 @@
+"""Posting to the ledger: entries never change, the balance cache moves in the same transaction.
+
+Callers commit. Every function here adds to the session only, so an entry, its state, its history
+and the balance change land together or not at all.
+"""
+
+from collections.abc import Iterable
+from datetime import date
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import (
+    AccountBalance,
+    Category,
+    EntryAnnotation,
+    EntryKind,
+    EntrySource,
+    EntryState,
+    ExpectedItem,
+    ExpectedStatus,
+    LedgerEntry,
+    Payee,
+)
+
+# Spend from these sources carries its own documents, so it needs no receipt (domain.md, Evidence).
+NO_RECEIPT_SOURCES = {EntrySource.PAYROLL, EntrySource.MANAGED_PAYMENT}
+
+
+def payee_id(name: str | None) -> int | None:
+    """The payee for a name, created on first sight."""
+    if not name:
+        return None
+    name = " ".join(name.split())[:200]
+    found = db.session.scalar(sa.select(Payee.id).where(Payee.name == name))
+    if found:
+        return found
+    payee = Payee(name=name)
+    db.session.add(payee)
+    db.session.flush()
+    return payee.id
+
+
+def needs_evidence(kind: EntryKind, amount_pence: int, source: EntrySource, threshold_pence: int = 0) -> bool:
+    return (
+        kind == EntryKind.SPEND
+        and amount_pence < 0
+        and source not in NO_RECEIPT_SOURCES
+        and -amount_pence >= threshold_pence
+    )
+
+
+def post(
+    *,
+    account_id: int,
+    kind: EntryKind,
+    amount_pence: int,
+    entry_date: date,
+    source: EntrySource,
+    payee: str | None = None,
+    description: str = "",
+    external_id: str | None = None,
+    payment_key: str | None = None,
+    category: Category | None = None,
+    support_line_id: int | None = None,
+    flags: Iterable[str] = (),
+    evidence_threshold_pence: int = 0,
+    user_id: int | None = None,
+    reverses_id: int | None = None,
+) -> LedgerEntry:
+    if not isinstance(amount_pence, int):
+        raise TypeError("Money is integer pence")
+    flags = sorted(set(flags))
+    entry = LedgerEntry(
+        account_id=account_id,
+        kind=kind,
+        amount_pence=amount_pence,
+        entry_date=entry_date,
+        payee_id=payee_id(payee),
+        description=description[:200],
+        source=source,
+        external_id=external_id,
+        payment_key=payment_key,
+        reverses_id=reverses_id,
+        created_by_id=user_id,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    db.session.add(
+        EntryState(
+            entry_id=entry.id,
+            account_id=account_id,
+            category=category,
+            support_line_id=support_line_id,
+            flags=",".join(flags),
+            needs_evidence=needs_evidence(kind, amount_pence, source, evidence_threshold_pence),
+            needs_explanation=bool(flags),
+        )
+    )
+    _move_balance(account_id, amount_pence)
+    return entry
+
+
+def _move_balance(account_id: int, amount_pence: int) -> None:
+    result = db.session.execute(
+        sa.update(AccountBalance)
+        .where(AccountBalance.account_id == account_id)
+        .values(balance_pence=AccountBalance.balance_pence + amount_pence, entry_count=AccountBalance.entry_count + 1)
+    )
+    if result.rowcount == 0:
+        db.session.add(AccountBalance(account_id=account_id, balance_pence=amount_pence, entry_count=1))
+        db.session.flush()
+
+
+def reverse(entry: LedgerEntry, *, user_id: int | None, reason: str, on: date) -> LedgerEntry:
+    """Correct a mistake with an equal and opposite entry (the original never changes)."""
+    if entry.reverses_id is not None:
+        raise ValueError("A reversal cannot itself be reversed; post a new entry instead")
+    already = db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.reverses_id == entry.id))
+    if already:
+        raise ValueError("This entry has already been reversed")
+    return post(
+        account_id=entry.account_id, kind=entry.kind, amount_pence=-entry.amount_pence, entry_date=on,
+        source=EntrySource.MANUAL, description=f"Correction: {reason}"[:200], reverses_id=entry.id,
+        category=entry.state.category if entry.state else None, user_id=user_id,
+    )
+
+
+def annotate(
+    entry_id: int,
+    *,
+    user_id: int | None,
+    note: str,
+    category: Category | None = ...,
+    support_line_id: int | None = ...,
+    explanation: str | None = None,
+) -> EntryState:
+    """Change an entry's annotation (category, support line, explanation), keeping the history.
+
+    Entries are created with their first annotation in entry_states only (bulk imports stay lean);
+    the first change writes that original down before the new one, so the history is complete.
+    """
+    state = db.session.get(EntryState, entry_id)
+    has_history = db.session.scalar(sa.select(EntryAnnotation.id).where(EntryAnnotation.entry_id == entry_id).limit(1))
+    if not has_history:
+        db.session.add(
+            EntryAnnotation(
+                entry_id=entry_id, category=state.category, support_line_id=state.support_line_id, flags=state.flags,
+                explanation=state.explanation, note="as first recorded",
+            )
+        )
+    if category is not ...:
+        state.category = category
+    if support_line_id is not ...:
+        state.support_line_id = support_line_id
+    if explanation is not None:
+        state.explanation = explanation.strip()[:500]
+        state.needs_explanation = not state.explanation and bool(state.flags)
+    db.session.add(
+        EntryAnnotation(
+            entry_id=entry_id, category=state.category, support_line_id=state.support_line_id, flags=state.flags,
+            explanation=state.explanation, note=note, created_by_id=user_id,
+        )
+    )
+    return state
+
+
+def balance(account_id: int) -> int:
+    """The cached balance (kept equal to the sum of entries; see tests/test_ledger_invariants.py)."""
+    return db.session.scalar(sa.select(AccountBalance.balance_pence).where(AccountBalance.account_id == account_id)) or 0
+
+
+def balance_from_entries(account_id: int, before: date | None = None) -> int:
+    query = sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_pence), 0)).where(LedgerEntry.account_id == account_id)
+    if before is not None:
+        query = query.where(LedgerEntry.entry_date < before)
+    return int(db.session.scalar(query))
+
+
+def money_owed(account_id: int) -> int:
+    """Money expected to leave the account and not yet gone (open expected items), as a positive sum."""
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(ExpectedItem.amount_pence), 0)).where(
+            ExpectedItem.account_id == account_id,
+            ExpectedItem.status == ExpectedStatus.OPEN,
+            ExpectedItem.amount_pence < 0,
+        )
+    )
+    return -int(total)

@@ -1,0 +1,191 @@
+"""The council's 4-weekly payment run.
+
+Posts every payment due on or before a date for active budgets: gross less contribution where the
+council pays net, part cycles prorated by days. Each posting commits on its own with a unique key
+(budget, cycle, kind), so running twice, or again after a crash part-way, posts each payment once.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from portal.extensions import db
+from portal.models import (
+    Budget,
+    BudgetKind,
+    BudgetVersion,
+    Delivery,
+    EntryKind,
+    EntrySource,
+    ExpectedItem,
+    ExpectedKind,
+    ExpectedStatus,
+    LedgerEntry,
+    Recipient,
+)
+from portal.services import cycles, excess, ledger
+from portal.services.local_settings import council_settings
+
+PAID_AS_DIRECT_PAYMENT = (Delivery.DIRECT_PAYMENT, Delivery.MIXED)
+
+
+@dataclass
+class RunReport:
+    as_of: date
+    budgets: int = 0
+    payments_posted: int = 0
+    adjustments_posted: int = 0
+    already_paid: int = 0
+    contributions_expected: int = 0
+    reviews_opened: int = 0
+    total_pence: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def payment_key(budget_id: int, cycle_start: date, kind: str) -> str:
+    return f"budget:{budget_id}:cycle:{cycle_start.isoformat()}:{kind}"
+
+
+@dataclass(frozen=True)
+class CycleAmounts:
+    gross_pence: int
+    contribution_pence: int
+    net_pence: int
+    gross_weekly_pence: int  # in force at the payment date, for the excess line
+
+
+def amounts_for_cycle(budget: Budget, cycle_start: date) -> CycleAmounts:
+    paused = [(s.starts_on, s.ends_on) for s in budget.suspensions]
+    versions = budget.versions
+    gross = cycles.prorate(
+        cycles.stretches_in_cycle(cycle_start, [(v.effective_from, v.gross_weekly_pence) for v in versions], budget.start_date, budget.end_date, paused)
+    )
+    contribution = cycles.prorate(
+        cycles.stretches_in_cycle(cycle_start, [(v.effective_from, v.contribution_weekly_pence) for v in versions], budget.start_date, budget.end_date, paused)
+    )
+    pay_day = max(cycle_start, budget.start_date)
+    version = _version_on(versions, pay_day)
+    net = gross - contribution if version is not None and version.council_pays_net else gross
+    return CycleAmounts(gross, contribution, net, version.gross_weekly_pence if version else 0)
+
+
+def _version_on(versions: list[BudgetVersion], day: date) -> BudgetVersion | None:
+    found = None
+    for version in versions:
+        if version.effective_from <= day:
+            found = version
+    return found or (versions[0] if versions else None)
+
+
+def run(as_of: date, *, council_id: int | None = None, user_id: int | None = None) -> RunReport:
+    report = RunReport(as_of=as_of)
+    query = (
+        sa.select(Budget)
+        .where(Budget.start_date <= as_of, Budget.delivery.in_(PAID_AS_DIRECT_PAYMENT))
+        .options(selectinload(Budget.versions), selectinload(Budget.suspensions), selectinload(Budget.recipient))
+        .order_by(Budget.id)
+    )
+    if council_id is not None:
+        query = query.join(Recipient, Recipient.person_id == Budget.recipient_id).where(Recipient.council_id == council_id)
+    budget_ids = db.session.scalars(query.with_only_columns(Budget.id)).all()
+    for budget_id in budget_ids:
+        budget = db.session.scalar(query.where(Budget.id == budget_id))
+        report.budgets += 1
+        if not budget.versions:
+            report.skipped.append(f"budget {budget.id}: no amounts")
+            continue
+        if budget.kind == BudgetKind.ONE_OFF:
+            _pay_one_off(budget, as_of, report, user_id)
+            continue
+        settings = council_settings(budget.recipient.council_id, as_of)
+        last_day = min(as_of, budget.end_date) if budget.end_date else as_of
+        for cycle_start in cycles.cycle_starts(settings.cycle_anchor, budget.start_date, last_day):
+            pay_day = max(cycle_start, budget.start_date)
+            if pay_day > as_of:
+                continue
+            _pay_cycle(budget, cycle_start, pay_day, settings, report, user_id)
+        db.session.expire_all()
+    return report
+
+
+def _pay_one_off(budget: Budget, as_of: date, report: RunReport, user_id: int | None) -> None:
+    """A one-off direct payment is paid once, on its first-payment date, at the first version's amount."""
+    if budget.first_payment_date > as_of:
+        return
+    _post_once(
+        report, "payments_posted",
+        account_id=budget.account_id, kind=EntryKind.COUNCIL_PAYMENT, amount_pence=budget.versions[0].gross_weekly_pence,
+        entry_date=budget.first_payment_date, source=EntrySource.PAYMENT_RUN, payee=None,
+        description="One-off direct payment", payment_key=payment_key(budget.id, budget.first_payment_date, "one-off"),
+        user_id=user_id,
+    )
+
+
+def _pay_cycle(budget, cycle_start, pay_day, settings, report: RunReport, user_id) -> None:
+    amounts = amounts_for_cycle(budget, cycle_start)
+    prefix = payment_key(budget.id, cycle_start, "")
+    paid = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_pence), 0)).where(LedgerEntry.payment_key.startswith(prefix))
+    )
+    posted = db.session.scalar(sa.select(sa.func.count()).where(LedgerEntry.payment_key.startswith(prefix)))
+    if posted == 0:
+        if amounts.net_pence <= 0:
+            return
+        review = excess.check_before_payment(
+            account_id=budget.account_id, budget_id=budget.id, cycle_start=cycle_start, payment_date=pay_day,
+            gross_weekly_pence=amounts.gross_weekly_pence, settings=settings,
+        )
+        if review:
+            report.reviews_opened += 1
+        if amounts.contribution_pence and budget.versions and _version_on(budget.versions, pay_day).council_pays_net:
+            _expect_contribution(budget, cycle_start, pay_day, amounts.contribution_pence)
+            report.contributions_expected += 1
+        _post_once(
+            report, "payments_posted",
+            account_id=budget.account_id, kind=EntryKind.COUNCIL_PAYMENT, amount_pence=amounts.net_pence,
+            entry_date=pay_day, source=EntrySource.PAYMENT_RUN, payee=budget.recipient.council.name,
+            description="Direct payment, 4-weekly", payment_key=prefix + "payment", user_id=user_id,
+        )
+    elif paid != amounts.net_pence:
+        # A back-dated change to a cycle already paid: the difference, as an adjustment.
+        _post_once(
+            report, "adjustments_posted",
+            account_id=budget.account_id, kind=EntryKind.COUNCIL_PAYMENT, amount_pence=amounts.net_pence - paid,
+            entry_date=max(pay_day, _latest_change(budget)), source=EntrySource.PAYMENT_RUN,
+            payee=budget.recipient.council.name, description="Adjustment for a change to your budget",
+            payment_key=f"{prefix}adjustment:{posted}", user_id=user_id,
+        )
+    else:
+        report.already_paid += 1
+
+
+def _latest_change(budget: Budget) -> date:
+    return max([v.created_at.date() for v in budget.versions] + [budget.start_date])
+
+
+def _expect_contribution(budget: Budget, cycle_start: date, due: date, amount_pence: int) -> None:
+    key = payment_key(budget.id, cycle_start, "contribution")
+    if db.session.scalar(sa.select(ExpectedItem.id).where(ExpectedItem.key == key)):
+        return
+    db.session.add(
+        ExpectedItem(
+            account_id=budget.account_id, kind=ExpectedKind.CONTRIBUTION_DUE, amount_pence=amount_pence,
+            due_date=due, status=ExpectedStatus.OPEN, key=key, description="Your contribution for this 4 weeks",
+        )
+    )
+
+
+def _post_once(report: RunReport, counter: str, **entry) -> None:
+    try:
+        ledger.post(**entry)
+        db.session.commit()
+    except IntegrityError:
+        # Another run posted this key first: nothing to do.
+        db.session.rollback()
+        report.already_paid += 1
+        return
+    setattr(report, counter, getattr(report, counter) + 1)
+    report.total_pence += entry["amount_pence"]
