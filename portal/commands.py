@@ -1,9 +1,11 @@
-"""Flask CLI commands: demo data, content defaults."""
+"""Flask CLI commands: demo data, content defaults, payment runs, card statement imports."""
+
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 
-from portal.services import content, demo
+from portal.services import card_import, content, demo, payments
 
 
 def register_commands(app: Flask) -> None:
@@ -28,3 +30,34 @@ def register_commands(app: Flask) -> None:
         """Add any missing default information pages (never overwrites edits)."""
         added = content.ensure_default_pages()
         click.echo(f"Added {added} page(s).")
+
+    @app.cli.group("payments")
+    def payments_group():
+        """The council's 4-weekly payment runs."""
+
+    @payments_group.command("run")
+    @click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Post every payment due on or before this date (YYYY-MM-DD).")
+    @click.option("--council-id", type=int, default=None, help="Only this council's budgets (to split the work).")
+    def payments_run(as_of, council_id):
+        """Post every 4-weekly payment due on or before a date. Safe to run again: nothing is paid twice."""
+        report = payments.run(as_of.date(), council_id=council_id)
+        click.echo(
+            f"Payment run to {report.as_of:%d %B %Y}: {report.budgets} budgets, {report.payments_posted} payments and "
+            f"{report.adjustments_posted} adjustments posted, {report.already_paid} already paid, "
+            f"{report.contributions_expected} contributions expected, {report.reviews_opened} excess-balance reviews opened."
+        )
+        for line in report.skipped:
+            click.echo(f"Skipped {line}")
+
+    @app.cli.command("import-card-transactions")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--layout", type=click.Choice(sorted(card_import.LAYOUTS)), default="standard", help="A built-in file layout.")
+    @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A JSON column mapping for another provider's layout.")
+    def import_card_transactions(file: Path, layout: str, mapping: Path | None):
+        """Import a prepaid card statement export. Importing the same file again changes nothing."""
+        chosen = card_import.layout_from_mapping(mapping) if mapping else card_import.LAYOUTS[layout]
+        report = card_import.import_file(file, chosen)
+        for line in report.lines():
+            click.echo(line)
+        if report.file_error:
+            raise SystemExit(1)
