@@ -7,7 +7,7 @@ them: a link that has ended gives no access from that moment.
 import enum
 from datetime import date
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -43,6 +43,8 @@ class RepresentativeLevel(enum.StrEnum):
 
 class Person(db.Model):
     __tablename__ = "people"
+    # Caseload lists are in name order with keyset paging on (family, given, id).
+    __table_args__ = (Index("ix_people_name_order", "family_name", "given_name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     given_name: Mapped[str] = mapped_column(String(100))
@@ -89,6 +91,7 @@ class CaseloadEntry(db.Model):
     """A recipient on one DPSS provider's caseload, with the services it gives them."""
 
     __tablename__ = "caseload_entries"
+    __table_args__ = (Index("ix_caseload_entries_provider_caseworker", "provider_id", "caseworker_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.person_id"), unique=True)

@@ -2,7 +2,9 @@
 
 The portal's Server-Timing header runs from its first before_request hook to its last after_request
 hook; this app has the same pair of hooks, so the two server times measure like for like and the
-ratio says how much of a page's time is the portal's own work.
+ratio says how much of a page's time is the portal's own work. The one difference: three decimals
+instead of the portal's two, because this app's time is about 0.01 ms and two decimals would
+round the yardstick (and so every ratio) by up to half.
 """
 
 import time
@@ -25,5 +27,5 @@ def hello():
 @app.after_request
 def _server_timing(response):
     if "started" in g:
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.started) * 1000:.2f}"
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.started) * 1000:.3f}"
     return response
