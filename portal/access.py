@@ -114,6 +114,18 @@ def visible_recipients(user: User, level: RepresentativeLevel = RepresentativeLe
     return query.where(sa.false())
 
 
+def count_visible_recipients(user: User) -> int:
+    """How many recipients the user may see, counted from the narrowest table (the same scope)."""
+    if user.role in (Role.DPSS_CASEWORKER, Role.DPSS_MANAGER):
+        query = sa.select(sa.func.count()).select_from(CaseloadEntry).where(CaseloadEntry.provider_id == user.organisation_id)
+        if user.role == Role.DPSS_CASEWORKER:
+            query = query.where(CaseloadEntry.caseworker_id == user.id)
+        return db.session.scalar(query)
+    if user.role == Role.COUNCIL_OFFICER:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Recipient).where(Recipient.council_id == user.organisation_id))
+    return db.session.scalar(sa.select(sa.func.count()).select_from(visible_recipients(user).subquery()))
+
+
 def recipient_or_404(person_id: int, level: RepresentativeLevel = RepresentativeLevel.VIEW) -> Recipient:
     """Load a recipient the current user may see, or 404. Staff views are audited here, once."""
     recipient = db.session.scalar(

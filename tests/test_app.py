@@ -11,7 +11,7 @@ from portal.config import ProductionConfig
 from portal.extensions import db
 from portal.models import Person, Role, User
 from portal.web import format_pounds
-from tests.conftest import csrf_token, get_page, post_form, sign_in
+from tests.conftest import get_page, post_form, sign_in
 
 
 @pytest.mark.parametrize(

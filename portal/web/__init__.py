@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from flask import Flask, flash, g, render_template, request
+from flask import Flask, flash, g, render_template
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from govuk_frontend_wtf.main import WTFormsHelpers

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from portal.access import CASE_STAFF, capacity_caption, recipient_or_404, requires, visible_recipients
+from portal.access import CASE_STAFF, capacity_caption, count_visible_recipients, recipient_or_404, requires, visible_recipients
 from portal.extensions import db
 from portal.models import Person, Recipient
 from portal.services import accounts
@@ -37,7 +37,7 @@ def index():
     recipients = db.session.scalars(query.limit(PAGE_SIZE + 1)).all()
     more = len(recipients) > PAGE_SIZE
     recipients = recipients[:PAGE_SIZE]
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(visible_recipients(user).subquery()))
+    total = count_visible_recipients(user)
     return render_template("caseload/index.html", recipients=recipients, more=more, total=total)
 
 

@@ -1,10 +1,9 @@
 """The home page: a hub for each role."""
 
-import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from portal.access import SIGNED_IN, active_links_for, requires, visible_employments, visible_recipients
+from portal.access import SIGNED_IN, active_links_for, count_visible_recipients, requires, visible_employments
 from portal.extensions import db
 from portal.models import Role
 from portal.services.contacts import contacts_for
@@ -29,5 +28,5 @@ def index():
         return render_template("home/pa.html", employments=employments)
     if role == Role.ADMINISTRATOR:
         return redirect(url_for("admin.index"))
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(visible_recipients(user).subquery()))
+    count = count_visible_recipients(user)
     return render_template("home/staff.html", caseload_count=count)
