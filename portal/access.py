@@ -17,6 +17,8 @@ from flask_login import current_user
 from portal.extensions import db, login_manager
 from portal.models import (
     CaseloadEntry,
+    DPAccount,
+    LedgerEntry,
     Employment,
     Recipient,
     RepresentativeLevel,
@@ -192,3 +194,27 @@ def capacity_caption(user: User, recipient: Recipient) -> str:
     if user.role == Role.COUNCIL_OFFICER:
         return f"You are viewing {name}'s record for {user.organisation.name}"
     return f"You are viewing {name}'s record"
+
+
+def accounts_of(recipient: Recipient) -> list[DPAccount]:
+    """The recipient's DP accounts (the caller has already loaded the recipient through a scope)."""
+    return list(db.session.scalars(sa.select(DPAccount).where(DPAccount.recipient_id == recipient.person_id).order_by(DPAccount.id)))
+
+
+def entry_or_404(recipient: Recipient, entry_id: int) -> LedgerEntry:
+    """A ledger entry on one of this recipient's accounts, or 404 (never someone else's)."""
+    entry = db.session.scalar(
+        sa.select(LedgerEntry)
+        .join(DPAccount, DPAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.id == entry_id, DPAccount.recipient_id == recipient.person_id)
+    )
+    if entry is None:
+        abort(404)
+    return entry
+
+
+# Who may change a recipient's money records (receipts, explanations, manual spending): the person,
+# a manage-level representative (checked by recipient_or_404 with level=MANAGE), or their DPSS staff.
+MONEY_EDITORS = (RECIPIENT, REPRESENTATIVE, DPSS_STAFF)
+# Who manages budgets and plans.
+BUDGET_MANAGERS = (DPSS_MANAGER, COUNCIL_OFFICER)

@@ -20,9 +20,17 @@ def init_app(app: Flask) -> None:
     from portal.web.home.views import bp as home_bp
     from portal.web.public.views import bp as public_bp
     from portal.web.recipient.views import bp as recipient_bp
+    from portal.web.budgets.views import bp as budgets_bp
+    from portal.web.evidence.views import bp as evidence_bp
+    from portal.web.money.views import bp as money_bp
+    from portal.web.money_admin.views import bp as money_admin_bp
+    from portal.web.statements.views import bp as statements_bp
     from portal.web.status.views import bp as status_bp
 
-    for blueprint in (public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp):
+    for blueprint in (
+        public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp,
+        money_bp, evidence_bp, statements_bp, budgets_bp, money_admin_bp,
+    ):
         app.register_blueprint(blueprint)
 
     WTFormsHelpers(app)
