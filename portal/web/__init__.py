@@ -65,6 +65,7 @@ def init_app(app: Flask) -> None:
             "warning_minutes": app.config["SESSION_WARNING_MINUTES"],
         }
 
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.filters["pounds"] = format_pounds
     app.jinja_env.filters["long_date"] = format_date
     app.jinja_env.filters["date_time"] = format_date_time
