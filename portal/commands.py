@@ -19,8 +19,9 @@ def register_commands(app: Flask) -> None:
         if demo.is_loaded():
             click.echo("The demo personas are already loaded.")
         else:
-            demo.load_personas(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_COST"])
-            click.echo("Loaded the demo organisations and personas (password: demo-password-1).")
+            ids = demo.load_personas(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_COST"])
+            demo.load_money(ids)
+            click.echo("Loaded the demo organisations, personas and their money (password: demo-password-1).")
         if scale:
             made = demo.generate(scale, seed=seed)
             click.echo(f"Generated {made} recipients.")

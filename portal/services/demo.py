@@ -205,3 +205,135 @@ def generate(count: int, seed: int = 2026, batch: int = 5000) -> int:
         db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('people', 'id'), (SELECT max(id) FROM people))"))
         db.session.commit()
     return made
+
+
+# Money for the personas ---------------------------------------------------------------------------
+# Each person's history is built cycle by cycle, in date order, the way it would have happened: the
+# payment run for a cycle, then that cycle's contribution and spending. So the excess check before
+# each payment sees the balance it would have seen.
+
+# Spending per 4-week cycle: (day in cycle, payee, category, description, pence, MCC, source)
+AMINA_CYCLE = [
+    (2, "S CLARKE", "PA wages", "PA wages (fortnight)", 56000, "", "payroll"),
+    (5, "BRIGHTPATH SUPPORT PAYROLL", "payroll and support fees", "Payroll service fee", 2899, "8999", "card"),
+    (7, "J PRICE", "PA wages", "PA wages (4 weeks)", 40000, "", "payroll"),
+    (9, "CITY TAXIS NORTHFIELD", "travel", "Taxi to appointment", 4200, "4121", "card"),
+    (12, "NORTHFIELD LEISURE CENTRE", "social activities", "Gym membership", 2999, "7997", "card"),
+    (16, "S CLARKE", "PA wages", "PA wages (fortnight)", 56000, "", "payroll"),
+    (18, "HMRC PAYE", "PA wages", "Employer PAYE and NI", 9600, "9311", "payroll"),
+    (22, "TESCO STORES 2231", "domestic", "Shopping (domestic)", 2375, "5411", "card"),
+]
+GRACE_CYCLE = [
+    (5, "HOMECARE PLUS LTD", "homecare", "Homecare invoice", 52000, "8050", "card"),
+    (12, "HARBOUR DPSS PAYROLL", "PA wages", "PA wages via payroll", 30000, "", "payroll"),
+]
+TOM_CYCLE = [
+    (4, "L BAPTISTE", "PA wages", "PA wages paid by Brightpath", 92000, "", "managed"),
+    (10, "NORTHFIELD DAY CENTRE", "day care", "Day centre sessions", 20000, "", "managed"),
+]
+SAM_CYCLE = [
+    (6, "NORTHFIELD DAY CENTRE", "day care", "Day centre sessions", 80000, "", "managed"),
+    (15, "TRAVEL TRAINING NORTHFIELD", "travel", "Travel training", 15000, "", "managed"),
+]
+ELLEN_CYCLE = [
+    (3, "EASTMOOR SUPPORT WORKERS LTD", "PA wages", "Support worker invoice", 80000, "", "card"),
+    (8, "EASTMOOR WELLBEING CIC", "social activities", "Wellbeing group", 24000, "", "card"),
+]
+
+
+def load_money(ids: dict[str, int], today: date | None = None) -> None:
+    """Budgets, plans, a year of payments and spending for the demo personas (see personas.md)."""
+    from portal.models import Category, CouncilSettings, ExpectedItem, ExpectedKind, ExpectedStatus, PaymentMethod
+    from portal.models import BudgetKind, Delivery, EntryKind, EntrySource
+    from portal.services import budgets, cycles, ledger, payments
+    from portal.services.clock import london_today
+
+    today = today or london_today()
+    councils = {o.name: o for o in db.session.scalars(sa.select(Organisation))}
+    northfield, eastmoor = councils["Northfield City Council"], councils["Eastmoor County Council"]
+    brightpath = councils["Brightpath Support"]
+    anchor = date(2025, 1, 6)
+    for council in (northfield, eastmoor):
+        db.session.add(CouncilSettings(council_id=council.id, effective_from=date(2024, 4, 1), cycle_anchor=anchor))
+    db.session.flush()
+    current = cycles.cycle_start_on_or_before(anchor, today)
+
+    def setup(person, cycles_back, weekly, contribution, method, card=None, managed_by=None, lines=(), reason=""):
+        start = current - timedelta(days=28 * cycles_back)
+        account = budgets.open_account(ids[person], method, start - timedelta(days=14), card_reference=card,
+                                       managed_by_id=managed_by.id if managed_by else None)
+        budgets.create_budget(
+            recipient_id=ids[person], account=account, kind=BudgetKind.ONGOING, delivery=Delivery.DIRECT_PAYMENT,
+            start_date=start, agreed_on=start - timedelta(days=21), first_payment_date=start,
+            amounts=budgets.Amounts(weekly, contribution, True),
+        )
+        budgets.create_plan(ids[person], start, reason, [budgets.Line(Category(c), d, a, h) for c, d, a, h in lines])
+        return account, start
+
+    plans = {
+        "amina": ("Live independently at home and keep working part time", [
+            ("PA wages", "Personal assistants (Sophie and Joan)", 161600, 30), ("payroll and support fees", "Payroll service", 3000, None),
+            ("travel", "Taxis to appointments", 4500, None), ("social activities", "Gym and swimming", 3000, None),
+            ("domestic", "Help with shopping", 2500, None), ("insurance", "Employer's liability insurance", 1300, None),
+        ]),
+        "grace": ("Stay safely at home with help every morning and evening", [
+            ("homecare", "Homecare visits", 52000, 10), ("PA wages", "Evening personal assistant", 40000, 8),
+            ("respite", "Short breaks for David", 20000, None),
+        ]),
+        "tom": ("Take part in the community and keep up his gardening", [
+            ("PA wages", "Personal assistant (Leon)", 92000, 20), ("day care", "Day centre", 20000, None),
+            ("social activities", "Gardening club", 4000, None),
+        ]),
+        "sam": ("Learn to travel on his own and go to college", [("day care", "Day centre", 80000, None), ("travel", "Travel training", 20000, None)]),
+        "ellen": ("Keep well and stay connected", [("social activities", "Wellbeing group", 24000, None), ("PA wages", "Support worker", 80000, 10)]),
+    }
+    people = [
+        ("amina", 13, 44800, 2800, PaymentMethod.PREPAID_CARD, "NF-CARD-000101", None, AMINA_CYCLE),
+        ("grace", 6, 35600, 0, PaymentMethod.PREPAID_CARD, "NF-CARD-000102", None, GRACE_CYCLE),
+        ("tom", 13, 30000, 0, PaymentMethod.MANAGED_ACCOUNT, None, brightpath, TOM_CYCLE),
+        ("sam", 8, 25000, 0, PaymentMethod.MANAGED_ACCOUNT, None, brightpath, SAM_CYCLE),
+        ("ellen", 10, 28000, 0, PaymentMethod.BANK_ACCOUNT, None, None, ELLEN_CYCLE),
+    ]
+    sources = {"card": EntrySource.CARD_IMPORT, "payroll": EntrySource.PAYROLL, "managed": EntrySource.MANAGED_PAYMENT}
+    accounts = {}
+    for name, back, weekly, contribution, method, card, managed, spend in people:
+        outcomes, lines = plans[name]
+        accounts[name] = (setup(name, back, weekly, contribution, method, card, managed, lines, outcomes), spend)
+    db.session.commit()
+
+    serial = 0
+    for c in range(13, -1, -1):
+        cycle_start = current - timedelta(days=28 * c)
+        payments.run(cycle_start)
+        for name, ((account, start), spend) in accounts.items():
+            if cycle_start < start:
+                continue
+            if name == "amina":
+                item = db.session.scalar(sa.select(ExpectedItem).where(
+                    ExpectedItem.account_id == account.id, ExpectedItem.kind == ExpectedKind.CONTRIBUTION_DUE,
+                    ExpectedItem.due_date == cycle_start))
+                paid_on = cycle_start + timedelta(days=2)
+                if item is not None and paid_on <= today:
+                    serial += 1
+                    entry = ledger.post(account_id=account.id, kind=EntryKind.CONTRIBUTION, amount_pence=item.amount_pence,
+                                        entry_date=paid_on, source=EntrySource.CARD_IMPORT, payee="CONTRIBUTION A PATEL",
+                                        description="Client contribution", external_id=f"DEMO-{serial:06d}")
+                    item.status, item.settled_by_id = ExpectedStatus.SETTLED, entry.id
+            for day, payee, category, description, pence, _mcc, source in spend:
+                when = cycle_start + timedelta(days=day)
+                if when > today:
+                    continue
+                serial += 1
+                ledger.post(
+                    account_id=account.id, kind=EntryKind.SPEND, amount_pence=-pence, entry_date=when, source=sources[source],
+                    payee=payee, description=description, category=Category(category),
+                    external_id=f"DEMO-{serial:06d}" if source == "card" else None,
+                )
+        db.session.commit()
+
+    # Tom: one spend recorded by hand that is still missing its receipt.
+    tom_account = accounts["tom"][0][0]
+    ledger.post(account_id=tom_account.id, kind=EntryKind.SPEND, amount_pence=-3850, entry_date=today - timedelta(days=3),
+                source=EntrySource.MANUAL, payee="GREENFINGERS GARDEN CENTRE", description="Gardening club supplies",
+                category=Category.SOCIAL_ACTIVITIES)
+    db.session.commit()
