@@ -41,15 +41,17 @@ def _worker(request) -> str:
     return getattr(request.config, "workerinput", {}).get("workerid", "main")
 
 
-def _migrate(url: str, with_demo: bool) -> None:
+def _migrate(url: str, kind: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
         content.ensure_default_pages()
-        if with_demo:
-            demo.load_personas(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"])
+        if kind in ("demo", "money"):
+            ids = demo.load_personas(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"])
+            if kind == "money":
+                demo.load_money(ids)
         db.session.remove()
         db.engine.dispose()
 
@@ -74,11 +76,11 @@ class DatabaseFactory:
                 with self.admin_engine.connect() as conn:
                     conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                     conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-                _migrate(self._pg_url(name), with_demo=(kind == "demo"))
+                _migrate(self._pg_url(name), kind)
                 self.templates[kind] = name
             else:
                 path = self.tmp / f"template-{kind}.db"
-                _migrate(f"sqlite:///{path}", with_demo=(kind == "demo"))
+                _migrate(f"sqlite:///{path}", kind)
                 self.templates[kind] = str(path)
         return self.templates[kind]
 
@@ -134,6 +136,14 @@ def app(databases):
     `with app.app_context():` to look at the database.
     """
     app, url = _make_app(databases, "demo")
+    yield app
+    _close_app(databases, app, url)
+
+
+@pytest.fixture
+def money_app(databases):
+    """An app on a fresh database with the demo personas and their money (a year of payments and spending)."""
+    app, url = _make_app(databases, "money")
     yield app
     _close_app(databases, app, url)
 

@@ -116,7 +116,9 @@ def summary(recipient: Recipient, today: date) -> MoneySummary:
         plan = current_plan(recipient.person_id, today)
         result.period_lines = spend_against_plan(account.id, plan, result.period_start, result.period_end, weeks=4)
         result.year_start = financial_year_start(today)
-        weeks = max(1, ((today - result.year_start).days + 1 + 6) // 7)
+        # The plan's allocation counts only for the weeks it has been in force this year.
+        counted_from = max(result.year_start, plan.effective_from, budget.start_date) if plan else result.year_start
+        weeks = max(1, ((today - counted_from).days + 1 + 6) // 7)
         result.year_lines = spend_against_plan(account.id, plan, result.year_start, today, weeks=weeks)
         version = next((v for v in reversed(budget.versions) if v.effective_from <= today), budget.versions[0])
         result.excess_now_pence = max(0, excess.position(account.id, version.gross_weekly_pence, settings).excess_pence)

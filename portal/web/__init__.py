@@ -65,8 +65,12 @@ def init_app(app: Flask) -> None:
             "warning_minutes": app.config["SESSION_WARNING_MINUTES"],
         }
 
+    # A global as well as a context value, so imported macros (which get no context) can use it.
+    app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["weeks_in_words"] = weeks_in_words
     app.jinja_env.filters["pounds"] = format_pounds
+    app.jinja_env.filters["sentence"] = lambda text: text[:1].upper() + text[1:] if text else ""
     app.jinja_env.filters["long_date"] = format_date
     app.jinja_env.filters["date_time"] = format_date_time
 
@@ -93,6 +97,15 @@ def format_pounds(pence: int | None) -> str:
     sign = "-" if pence < 0 else ""
     pounds, pennies = divmod(abs(int(pence)), 100)
     return f"{sign}£{pounds:,}.{pennies:02d}"
+
+
+NUMBER_WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+
+
+def weeks_in_words(weeks: int) -> str:
+    """'four weeks', as GOV.UK style writes small numbers in words."""
+    number = NUMBER_WORDS[weeks] if 0 <= weeks < len(NUMBER_WORDS) else str(weeks)
+    return f"{number} week{'s' if weeks != 1 else ''}"
 
 
 def format_date(value: date | datetime | None) -> str:
