@@ -158,8 +158,8 @@ def empty_app(databases):
 
 @pytest.fixture(scope="module")
 def module_app(databases):
-    """One demo database shared by a module's read-only tests (the access matrix)."""
-    app, url = _make_app(databases, "demo")
+    """One demo database, with the personas' money, shared by a module's read-only tests (the access matrix)."""
+    app, url = _make_app(databases, "money")
     yield app
     _close_app(databases, app, url)
 

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import Person, User
+from portal.models import LedgerEntry, Person, User
 from tests.conftest import csrf_token, sign_in
 
 EMAILS = {
@@ -83,6 +83,20 @@ GET  /people/{sam}                            >/sign-in  404        404        2
 GET  /people/{tom}                            >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
 GET  /people/{ellen}                          >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
 GET  /people/999999                           >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+# A recipient's money: the same people as the record itself.
+GET  /people/{amina}/money                    >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{grace}/money                    >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{sam}/money                      >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{tom}/money                      >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/money                    >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{amina}/transactions             >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{grace}/transactions             >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{sam}/transactions               >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/transactions             >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+# Explaining a flagged payment changes the record: the person, a manage-level representative or their
+# DPSS staff; council officers oversee but do not change it (403).
+GET  /people/{amina}/transactions/{amina_flagged}/explain  >/sign-in  200  404  404  404  403  403  404  200  200  404  403  403
+POST /people/{amina}/transactions/{amina_flagged}/explain  >/sign-in  200  404  404  404  403  403  404  200  200  404  403  403
 # Inviting someone connected to a record: DPSS staff and council officers, within their scope.
 GET  /people/{amina}/invite                   >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
 GET  /people/{grace}/invite                   >/sign-in  403        403        403        403        403        403        403        404        404        200        200        403
@@ -181,6 +195,7 @@ def demo_ids(app) -> dict[str, int]:
             for person_id, given, family in db.session.execute(sa.select(Person.id, Person.given_name, Person.family_name))
         }
         amina_user = db.session.scalar(sa.select(User.id).where(User.email == EMAILS["amina"]))
+        amina_flagged = db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.external_id == "DEMO-CASH-000001"))
     return {
         "amina": people["Amina Patel"],
         "grace": people["Grace Okafor"],
@@ -188,6 +203,7 @@ def demo_ids(app) -> dict[str, int]:
         "tom": people["Tom Hughes"],
         "ellen": people["Ellen Marsh"],
         "amina_user": amina_user,
+        "amina_flagged": amina_flagged,
     }
 
 

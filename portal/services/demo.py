@@ -331,6 +331,10 @@ def load_money(ids: dict[str, int], today: date | None = None) -> None:
                 )
         db.session.commit()
 
+    # Amina: a cash withdrawal the card rules flagged, waiting for her explanation.
+    ledger.post(account_id=accounts["amina"][0][0].id, kind=EntryKind.SPEND, amount_pence=-5000,
+                entry_date=today - timedelta(days=6), source=EntrySource.CARD_IMPORT, payee="ATM CASH WITHDRAWAL NORTHFIELD HIGH ST",
+                description="Cash withdrawal", category=Category.OTHER, flags=["cash withdrawal"], external_id="DEMO-CASH-000001")
     # Tom: one spend recorded by hand that is still missing its receipt.
     tom_account = accounts["tom"][0][0]
     ledger.post(account_id=tom_account.id, kind=EntryKind.SPEND, amount_pence=-3850, entry_date=today - timedelta(days=3),
