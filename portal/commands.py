@@ -23,8 +23,8 @@ def register_commands(app: Flask) -> None:
             demo.load_money(ids)
             click.echo("Loaded the demo organisations, personas and their money (password: demo-password-1).")
         if scale:
-            made = demo.generate(scale, seed=seed)
-            click.echo(f"Generated {made} recipients.")
+            made = demo.generate(scale, seed=seed, money=True)
+            click.echo(f"Generated {made} recipients with a year of payments and card spending each.")
 
     @app.cli.command("load-content")
     def load_content():

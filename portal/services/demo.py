@@ -163,8 +163,11 @@ FAMILY = ["Adeyemi", "Brown", "Chen", "Davies", "Evans", "Fisher", "Green", "Hal
           "Khan", "Lewis", "Morris", "Novak", "O'Brien", "Parker", "Quinn", "Roberts", "Smith", "Taylor"]
 
 
-def generate(count: int, seed: int = 2026, batch: int = 5000) -> int:
-    """Add `count` generated recipients spread over the councils and providers (deterministic)."""
+def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = False) -> int:
+    """Add `count` generated recipients spread over the councils and providers (deterministic).
+
+    With money=True each also gets an account, a budget, a plan and a year of ledger history.
+    """
     rng = random.Random(seed)
     councils = db.session.scalars(sa.select(Organisation).where(Organisation.kind == OrganisationKind.COUNCIL).order_by(Organisation.id)).all()
     providers = db.session.scalars(sa.select(Organisation).where(Organisation.kind == OrganisationKind.DPSS).order_by(Organisation.id)).all()
@@ -204,6 +207,8 @@ def generate(count: int, seed: int = 2026, batch: int = 5000) -> int:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('people', 'id'), (SELECT max(id) FROM people))"))
         db.session.commit()
+    if money and made:
+        generate_money(start_id, start_id + made - 1, seed=seed)
     return made
 
 
@@ -341,3 +346,125 @@ def load_money(ids: dict[str, int], today: date | None = None) -> None:
                 source=EntrySource.MANUAL, payee="GREENFINGERS GARDEN CENTRE", description="Gardening club supplies",
                 category=Category.SOCIAL_ACTIVITIES)
     db.session.commit()
+
+
+# Scale money: a year of 4-weekly payments and about 40 card transactions per cycle per recipient --------
+SCALE_SPEND = [
+    ("S SMITH", "PA wages", 24000, ""), ("HOMECARE PLUS LTD", "homecare", 9000, "8050"), ("CITY TAXIS", "travel", 1500, "4121"),
+    ("TESCO STORES", "domestic", 1200, "5411"), ("LEISURE CENTRE", "social activities", 800, "7997"),
+    ("DAY CENTRE", "day care", 3000, ""), ("PAYROLL BUREAU", "payroll and support fees", 900, "8999"),
+]
+
+
+def generate_money(first_person_id: int, last_person_id: int, *, seed: int = 2026, cycles_back: int = 13,
+                   transactions_per_cycle: int = 40, batch_people: int = 250, today: date | None = None) -> int:
+    """Accounts, budgets and a year of ledger history for generated recipients, by bulk insert.
+
+    Ids are assigned here (not by the database) so entries and their states go in as two plain
+    executemany inserts per batch; the balance cache is filled from the sums at the end.
+    """
+    from portal.models import (
+        AccountBalance, Budget, BudgetVersion, DPAccount, EntryState, LedgerEntry, SupportLine, SupportPlan,
+    )
+    from portal.services import cycles
+    from portal.services.clock import london_today
+
+    rng = random.Random(seed + 1)
+    today = today or london_today()
+    anchor = date(2025, 1, 6)
+    current = cycles.cycle_start_on_or_before(anchor, today)
+    start = current - timedelta(days=28 * cycles_back)
+    next_id = {table: (db.session.scalar(sa.select(sa.func.max(model.id))) or 0) + 1
+               for table, model in (("accounts", DPAccount), ("budgets", Budget), ("versions", BudgetVersion),
+                                    ("plans", SupportPlan), ("lines", SupportLine), ("entries", LedgerEntry))}
+    payee_ids = {}
+    for name, *_ in SCALE_SPEND + [("COUNCIL", "", 0, "")]:
+        payee_ids[name] = ledger_payee_id(name)
+    db.session.commit()
+    now = utcnow_for_rows()
+    person_ids = list(range(first_person_id, last_person_id + 1))
+    rows_made = 0
+    for offset in range(0, len(person_ids), batch_people):
+        chunk = person_ids[offset:offset + batch_people]
+        accounts, budgets_, versions, plans, lines, entries, states = [], [], [], [], [], [], []
+        for pid in chunk:
+            account_id, budget_id = next_id["accounts"], next_id["budgets"]
+            next_id["accounts"] += 1
+            next_id["budgets"] += 1
+            weekly = rng.randrange(200, 700) * 100
+            accounts.append({"id": account_id, "recipient_id": pid, "method": "prepaid card", "card_reference": f"GEN-{pid:08d}",
+                             "managed_by_id": None, "opened_on": start - timedelta(days=14)})
+            budgets_.append({"id": budget_id, "recipient_id": pid, "account_id": account_id, "kind": "ongoing",
+                             "delivery": "direct payment", "start_date": start, "end_date": None, "agreed_on": start - timedelta(days=30),
+                             "first_payment_date": start, "created_at": now, "created_by_id": None})
+            versions.append({"id": next_id["versions"], "budget_id": budget_id, "effective_from": start, "gross_weekly_pence": weekly,
+                             "contribution_weekly_pence": 0, "council_pays_net": True, "personal_budget_weekly_pence": weekly,
+                             "reason": "Budget agreed", "created_at": now, "created_by_id": None})
+            next_id["versions"] += 1
+            plan_id = next_id["plans"]
+            next_id["plans"] += 1
+            plans.append({"id": plan_id, "recipient_id": pid, "effective_from": start, "outcomes": "Generated plan",
+                          "cash_allowed_reason": "", "created_at": now, "created_by_id": None})
+            for position, (_, category, _, _) in enumerate(SCALE_SPEND):
+                lines.append({"id": next_id["lines"], "plan_id": plan_id, "position": position, "category": category,
+                              "description": category.capitalize(), "amount_per_4_weeks_pence": weekly * 4 // len(SCALE_SPEND),
+                              "hours_per_week": None})
+                next_id["lines"] += 1
+            for c in range(cycles_back, -1, -1):
+                cycle_start = current - timedelta(days=28 * c)
+                entry_id = next_id["entries"]
+                next_id["entries"] += 1
+                entries.append({"id": entry_id, "account_id": account_id, "kind": "council payment", "amount_pence": weekly * 4,
+                                "entry_date": cycle_start, "payee_id": payee_ids["COUNCIL"], "description": "Direct payment, 4-weekly",
+                                "source": "payment run", "external_id": None,
+                                "payment_key": f"budget:{budget_id}:cycle:{cycle_start.isoformat()}:payment",
+                                "reverses_id": None, "created_at": now, "created_by_id": None})
+                states.append({"entry_id": entry_id, "account_id": account_id, "category": None, "flags": "", "explanation": "",
+                               "needs_evidence": False, "needs_explanation": False, "evidence_count": 0})
+                # Spend most of each payment (85-100%), so balances stay near the excess line, as in life.
+                share = weekly * 4 * rng.randrange(85, 101) // 100 // transactions_per_cycle
+                for n in range(transactions_per_cycle):
+                    day = cycle_start + timedelta(days=rng.randrange(28))
+                    if day > today:
+                        continue
+                    payee, category, _, _ = SCALE_SPEND[n % len(SCALE_SPEND)]
+                    amount = max(100, share * rng.randrange(50, 151) // 100)
+                    entry_id = next_id["entries"]
+                    next_id["entries"] += 1
+                    entries.append({"id": entry_id, "account_id": account_id, "kind": "spend", "amount_pence": -amount,
+                                    "entry_date": day, "payee_id": payee_ids[payee], "description": category.capitalize(),
+                                    "source": "card import", "external_id": f"GEN{entry_id:010d}", "payment_key": None,
+                                    "reverses_id": None, "created_at": now, "created_by_id": None})
+                    states.append({"entry_id": entry_id, "account_id": account_id, "category": category, "flags": "",
+                                   "explanation": "", "needs_evidence": rng.random() < 0.05, "needs_explanation": False,
+                                   "evidence_count": 0})
+        for model, rows in ((DPAccount, accounts), (Budget, budgets_), (BudgetVersion, versions), (SupportPlan, plans),
+                            (SupportLine, lines), (LedgerEntry, entries), (EntryState, states)):
+            db.session.execute(sa.insert(model.__table__), rows)
+        db.session.commit()
+        rows_made += len(entries)
+    db.session.execute(sa.delete(AccountBalance).where(AccountBalance.account_id >= (next_id["accounts"] - len(person_ids))))
+    db.session.execute(sa.insert(AccountBalance.__table__).from_select(
+        ["account_id", "balance_pence", "entry_count"],
+        sa.select(LedgerEntry.account_id, sa.func.sum(LedgerEntry.amount_pence), sa.func.count())
+        .where(LedgerEntry.account_id >= (next_id["accounts"] - len(person_ids)))
+        .group_by(LedgerEntry.account_id),
+    ))
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        for table in ("dp_accounts", "budgets", "budget_versions", "support_plans", "support_lines", "ledger_entries"):
+            db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+        db.session.commit()
+    return rows_made
+
+
+def ledger_payee_id(name: str) -> int:
+    from portal.services.ledger import payee_id
+
+    return payee_id(name)
+
+
+def utcnow_for_rows():
+    from portal.services.clock import utcnow
+
+    return utcnow()
