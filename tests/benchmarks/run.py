@@ -48,7 +48,7 @@ WARMUP = 10
 START_TIMEOUT = 60  # seconds for a server to answer its first request
 REQUEST_TIMEOUT = 60  # seconds for any one request
 SEED_TIMEOUT = 1800  # seconds for migrations or demo data
-COUNTED_TABLES = ("people", "recipients", "caseload_entries", "users", "audit_events")
+COUNTED_TABLES = ("people", "recipients", "caseload_entries", "users", "audit_events", "dp_accounts", "ledger_entries", "entry_states")
 SERVER_TIMING = re.compile(r"(?:^|,)\s*app;dur=([0-9.]+)")
 
 
@@ -428,6 +428,9 @@ def run(args: argparse.Namespace) -> None:
         if not after:
             raise BenchError("rachel@northfield.example's caseload has no people on its first page")
 
+        # A generated recipient (a year of card history) from Rachel's caseload, for the money pages.
+        generated = after[-1]
+
         pages = [
             ("yardstick /hello", new_session(), yard.base + "/hello"),
             ("anonymous /", anonymous, p + "/"),
@@ -441,6 +444,11 @@ def run(args: argparse.Namespace) -> None:
             ("rachel /home", rachel, p + "/home"),
             ("rachel /caseload", rachel, p + "/caseload"),
             (f"rachel /caseload?after={after[-1]}", rachel, p + f"/caseload?after={after[-1]}"),
+            (f"amina /people/{amina_people[0]}/money", amina, p + f"/people/{amina_people[0]}/money"),
+            (f"amina /people/{amina_people[0]}/transactions", amina, p + f"/people/{amina_people[0]}/transactions"),
+            ("amina transactions, all time", amina, p + f"/people/{amina_people[0]}/transactions?period=all"),
+            (f"rachel /people/{generated}/money", rachel, p + f"/people/{generated}/money"),
+            (f"rachel /people/{generated}/transactions", rachel, p + f"/people/{generated}/transactions?period=all"),
             ("admin /admin/users", admin, p + "/admin/users"),
             ("admin /admin/audit", admin, p + "/admin/audit"),
         ]
