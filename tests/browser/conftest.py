@@ -117,7 +117,11 @@ class Journey:
 
     page: object
     server: LiveServer
-    checked: list[str] = field(default_factory=list)
+    # With JavaScript off, axe-core cannot run in the page itself (its timers never fire), so the
+    # page's markup is replayed at the same address in this tab (whose context allows the injected
+    # axe script), with every script of the page's own blocked, and axe runs there on the DOM and
+    # styles the no-JS visitor got.
+    mirror: object | None = None
     csp_messages: list[str] = field(default_factory=list)
 
     def goto(self, path: str):
@@ -128,12 +132,39 @@ class Journey:
         """Check the page now showing (call after every navigation)."""
         self.page.wait_for_load_state("load")
         where = f"{self.page.url} ({self.page.title()!r})"
-        failures = axe_failures(self.page)
+        failures = axe_failures(self.page) if self.mirror is None else self._axe_on_mirror()
         assert not failures, f"axe-core: serious or critical violations on {where}:\n" + "\n".join(failures)
+        self.assert_no_csp_violations(where)
+
+    def assert_no_csp_violations(self, where: str):
         assert not self.csp_messages, f"Content-Security-Policy violations by {where}:\n" + "\n".join(
             self.csp_messages
         )
-        self.checked.append(self.page.url)
+
+    def _axe_on_mirror(self) -> list[str]:
+        url, html = self.page.url, self.page.content()
+
+        def replay(route):
+            request = route.request
+            if request.resource_type == "document" and request.url == url:
+                # No script at all, inline ones included: the DOM must stay as the no-JS visitor saw it.
+                route.fulfill(
+                    status=200,
+                    content_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": "script-src 'none'"},
+                    body=html,
+                )
+            elif request.resource_type == "script":
+                route.abort()
+            else:
+                route.continue_()
+
+        self.mirror.route("**/*", replay)
+        try:
+            self.mirror.goto(url)
+            return axe_failures(self.mirror)
+        finally:
+            self.mirror.unroute("**/*", replay)
 
     def click(self, locator):
         """Click something that loads a new page, wait for it, and check it."""
@@ -181,10 +212,16 @@ def journey(browser, live_server):
     context, journey = _open_journey(browser, live_server)
     yield journey
     context.close()
+    journey.assert_no_csp_violations("the journey's pages")  # anything reported after the last check
 
 
 @pytest.fixture
 def journey_without_js(browser, live_server):
     context, journey = _open_journey(browser, live_server, java_script_enabled=False)
+    mirror_context = browser.new_context()
+    mirror_context.set_default_timeout(10_000)
+    journey.mirror = mirror_context.new_page()
     yield journey
+    mirror_context.close()
     context.close()
+    journey.assert_no_csp_violations("the journey's pages")
