@@ -428,7 +428,7 @@ def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_i
 
 def _ensure_payees(payee_ids: dict[str, int | None]) -> None:
     names = [n for n in payee_ids if n]
-    existing = dict(db.session.execute(sa.select(Payee.name, Payee.id).where(Payee.name.in_(names))).tuples().all()) if names else {}
+    existing = {name: pid for name, pid in db.session.execute(sa.select(Payee.name, Payee.id).where(Payee.name.in_(names)))} if names else {}
     for name in names:
         if name not in existing:
             payee = Payee(name=name)

@@ -15,7 +15,9 @@ def cycle_start_on_or_before(anchor: date, day: date) -> date:
 
 
 def cycle_starts(anchor: date, first: date, last: date) -> list[date]:
-    """Starts of every cycle that overlaps [first, last]."""
+    """Starts of every cycle that overlaps [first, last] (none if last is before first)."""
+    if last < first:
+        return []
     start = cycle_start_on_or_before(anchor, first)
     starts = []
     while start <= last:

@@ -68,7 +68,7 @@ def post(
     user_id: int | None = None,
     reverses_id: int | None = None,
 ) -> LedgerEntry:
-    if not isinstance(amount_pence, int):
+    if not isinstance(amount_pence, int) or isinstance(amount_pence, bool):
         raise TypeError("Money is integer pence")
     flags = sorted(set(flags))
     entry = LedgerEntry(

@@ -6,7 +6,7 @@ council pays net, part cycles prorated by days. Each posting commits on its own 
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -57,8 +57,9 @@ class CycleAmounts:
     gross_weekly_pence: int  # in force at the payment date, for the excess line
 
 
-def amounts_for_cycle(budget: Budget, cycle_start: date) -> CycleAmounts:
-    paused = [(s.starts_on, s.ends_on) for s in budget.suspensions]
+def amounts_for_cycle(budget: Budget, cycle_start: date, covered: list[tuple[date, date]] = ()) -> CycleAmounts:
+    """What a cycle pays: suspended days and days already paid under another cycle start are left out."""
+    paused = [(s.starts_on, s.ends_on) for s in budget.suspensions] + list(covered)
     versions = budget.versions
     gross = cycles.prorate(
         cycles.stretches_in_cycle(cycle_start, [(v.effective_from, v.gross_weekly_pence) for v in versions], budget.start_date, budget.end_date, paused)
@@ -101,12 +102,16 @@ def run(as_of: date, *, council_id: int | None = None, user_id: int | None = Non
             _pay_one_off(budget, as_of, report, user_id)
             continue
         settings = council_settings(budget.recipient.council_id, as_of)
-        last_day = min(as_of, budget.end_date) if budget.end_date else as_of
-        for cycle_start in cycles.cycle_starts(settings.cycle_anchor, budget.start_date, last_day):
+        paid_cycles = _paid_cycle_starts(budget.id)
+        # Every cycle up to the run date, past the budget's end too: a cycle paid in advance and then
+        # ended back-dated must be taken back by an adjustment.
+        for cycle_start in cycles.cycle_starts(settings.cycle_anchor, budget.start_date, as_of):
             pay_day = max(cycle_start, budget.start_date)
             if pay_day > as_of:
                 continue
-            _pay_cycle(budget, cycle_start, pay_day, settings, report, user_id)
+            # Days already paid under another cycle start (the council moved its cycle anchor) are not paid again.
+            covered = [(start, start + timedelta(days=cycles.CYCLE_DAYS)) for start in paid_cycles if start != cycle_start]
+            _pay_cycle(budget, cycle_start, pay_day, settings, report, user_id, as_of, covered)
         db.session.expire_all()
     return report
 
@@ -124,8 +129,15 @@ def _pay_one_off(budget: Budget, as_of: date, report: RunReport, user_id: int | 
     )
 
 
-def _pay_cycle(budget, cycle_start, pay_day, settings, report: RunReport, user_id) -> None:
-    amounts = amounts_for_cycle(budget, cycle_start)
+def _paid_cycle_starts(budget_id: int) -> list[date]:
+    keys = db.session.scalars(
+        sa.select(LedgerEntry.payment_key).where(LedgerEntry.payment_key.like(f"budget:{budget_id}:cycle:%:payment"))
+    )
+    return [date.fromisoformat(key.split(":")[3]) for key in keys]
+
+
+def _pay_cycle(budget, cycle_start, pay_day, settings, report: RunReport, user_id, as_of: date, covered) -> None:
+    amounts = amounts_for_cycle(budget, cycle_start, covered)
     prefix = payment_key(budget.id, cycle_start, "")
     paid = db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_pence), 0)).where(LedgerEntry.payment_key.startswith(prefix))
@@ -150,11 +162,12 @@ def _pay_cycle(budget, cycle_start, pay_day, settings, report: RunReport, user_i
             description="Direct payment, 4-weekly", payment_key=prefix + "payment", user_id=user_id,
         )
     elif paid != amounts.net_pence:
-        # A back-dated change to a cycle already paid: the difference, as an adjustment.
+        # A back-dated change to a cycle already paid: the difference, as an adjustment paid on the run day.
+        _update_expected_contribution(budget, cycle_start, pay_day, amounts.contribution_pence, posted)
         _post_once(
             report, "adjustments_posted",
             account_id=budget.account_id, kind=EntryKind.COUNCIL_PAYMENT, amount_pence=amounts.net_pence - paid,
-            entry_date=max(pay_day, _latest_change(budget)), source=EntrySource.PAYMENT_RUN,
+            entry_date=max(pay_day, as_of), source=EntrySource.PAYMENT_RUN,
             payee=budget.recipient.council.name, description="Adjustment for a change to your budget",
             payment_key=f"{prefix}adjustment:{posted}", user_id=user_id,
         )
@@ -162,8 +175,29 @@ def _pay_cycle(budget, cycle_start, pay_day, settings, report: RunReport, user_i
         report.already_paid += 1
 
 
-def _latest_change(budget: Budget) -> date:
-    return max([v.created_at.date() for v in budget.versions] + [budget.start_date])
+def _update_expected_contribution(budget: Budget, cycle_start: date, due: date, contribution_pence: int, posted: int) -> None:
+    """Keep the contribution expected for a cycle in step with a back-dated change."""
+    key = payment_key(budget.id, cycle_start, "contribution")
+    item = db.session.scalar(sa.select(ExpectedItem).where(ExpectedItem.key == key))
+    if item is None:
+        if contribution_pence > 0:
+            _expect_contribution(budget, cycle_start, due, contribution_pence)
+        return
+    if item.status == ExpectedStatus.OPEN:
+        item.amount_pence = contribution_pence
+        if contribution_pence == 0:
+            item.status = ExpectedStatus.CANCELLED
+        return
+    # Already paid: expect only the difference (an overpayment is for people, not the run, to settle).
+    settled = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(ExpectedItem.amount_pence), 0)).where(ExpectedItem.key.startswith(key))
+    )
+    if contribution_pence > settled:
+        db.session.add(ExpectedItem(
+            account_id=budget.account_id, kind=ExpectedKind.CONTRIBUTION_DUE, amount_pence=contribution_pence - settled,
+            due_date=due, status=ExpectedStatus.OPEN, key=f"{key}:change:{posted}",
+            description="The rest of your contribution after a change to your budget",
+        ))
 
 
 def _expect_contribution(budget: Budget, cycle_start: date, due: date, amount_pence: int) -> None:
