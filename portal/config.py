@@ -22,7 +22,12 @@ class Config:
     SESSION_IDLE_MINUTES = 30
     SESSION_WARNING_MINUTES = 25
     WTF_CSRF_TIME_LIMIT = 3600 * 8
+    # Receipts are refused over 10 MB with a message; the request limit sits a little above that.
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # Card statement uploads have their own limit (bigger files go through the import command).
+    CARD_IMPORT_MAX_CONTENT_LENGTH = int(os.environ.get("CARD_IMPORT_MAX_CONTENT_LENGTH", str(12 * 1024 * 1024)))
+    # Uploaded receipts live here, outside static/ (a persistent volume in production).
+    EVIDENCE_FOLDER = os.environ.get("EVIDENCE_FOLDER") or str(ROOT / "instance" / "evidence")
     # Sign-in throttling: failures only, counted in the database.
     THROTTLE_WINDOW_MINUTES = 15
     THROTTLE_ACCOUNT_FAILURES = 5

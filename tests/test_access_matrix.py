@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import LedgerEntry, Person, User
+from portal.models import Budget, DPAccount, EntryState, Evidence, LedgerEntry, Organisation, Person, User
 from tests.conftest import csrf_token, sign_in
 
 EMAILS = {
@@ -97,6 +97,81 @@ GET  /people/{ellen}/transactions             >/sign-in  404        404        4
 # DPSS staff; council officers oversee but do not change it (403).
 GET  /people/{amina}/transactions/{amina_flagged}/explain  >/sign-in  200  404  404  404  403  403  404  200  200  404  403  403
 POST /people/{amina}/transactions/{amina_flagged}/explain  >/sign-in  200  404  404  404  403  403  404  200  200  404  403  403
+# Budgets and support plans: read by anyone who may see the record (as /people/{id}); changed only by
+# DPSS managers and council officers (others 403), within their scope (404 outside it). A budget is
+# found only through its own recipient: Tom's budget under Amina's URL is 404 even for Lee.
+GET  /people/{tom}/budgets                                     >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{sam}/budgets                                     >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/budgets                                   >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{tom}/budgets/new                                 >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/new                                 >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{ellen}/budgets/new                               >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
+GET  /people/{tom}/budgets/new/check                           >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/new/check                           >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{tom}/budgets/{tom_budget}/added                  >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{tom}/budgets/{tom_budget}/change                 >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/{tom_budget}/change                 >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{amina}/budgets/{tom_budget}/change               >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
+GET  /people/{ellen}/budgets/{ellen_budget}/change             >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
+GET  /people/{tom}/budgets/{tom_budget}/change/check           >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/{tom_budget}/change/check           >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{tom}/budgets/{tom_budget}/suspend                >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/{tom_budget}/suspend                >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{tom}/budgets/{tom_budget}/resume                 >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/{tom_budget}/resume                 >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{tom}/budgets/{tom_budget}/end                    >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/{tom_budget}/end                    >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{tom}/budgets/{tom_budget}/end/check              >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/budgets/{tom_budget}/end/check              >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{tom}/budgets/999999/end                          >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
+GET  /people/{tom}/plan/new                                    >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/plan/new                                    >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /people/{ellen}/plan/new                                  >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
+GET  /people/{tom}/plan/new/check                              >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+POST /people/{tom}/plan/new/check                              >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+# Receipts: added by the person, a manage-level representative or their DPSS staff (not council officers);
+# read by anyone who may see the record. Spending is added by hand for bank-account direct payments.
+GET  /people/{amina}/transactions/{amina_missing}/receipt      >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/transactions/{amina_missing}/receipt      >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{amina}/transactions/999999/receipt               >/sign-in  404        404        404        404        403        403        404        404        404        404        403        403
+GET  /people/{amina}/evidence/{amina_receipt}                  >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{amina}/evidence/999999                           >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+GET  /people/{amina}/spending/new                              >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{grace}/spending/new                              >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+GET  /people/{sam}/spending/new                                >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/spending/new                              >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+# Card statement imports: DPSS staff and council officers upload them and read the reports. Rows for
+# card accounts the portal does not know: DPSS managers and council officers only, who attach each to
+# someone in their scope. The demo data has no imports and no such rows (404 for those who may look).
+GET  /card-imports/new                        >/sign-in  403        403        403        403        403        403        403        200        200        200        200        403
+POST /card-imports/new                        >/sign-in  403        403        403        403        403        403        403        200        200        200        200        403
+GET  /card-imports                            >/sign-in  403        403        403        403        403        403        403        200        200        200        200        403
+GET  /card-imports/999999                     >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
+GET  /card-imports/unmatched                  >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+GET  /card-imports/unmatched/999999           >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
+POST /card-imports/unmatched/999999           >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
+# Money settings (council settings and national rates with history, categorisation rules): the administrator only.
+GET  /admin/money-settings                    >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/councils/{northfield}/settings    >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/councils/999999/settings          >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+GET  /admin/councils/{northfield}/settings/new  >/sign-in  403      403        403        403        403        403        403        403        403        403        403        200
+POST /admin/councils/999999/settings/new      >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+GET  /admin/rates                             >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/rates/new                         >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+POST /admin/rates/new                         >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/category-rules                    >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+GET  /admin/category-rules/new                >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+POST /admin/category-rules/new                >/sign-in  403        403        403        403        403        403        403        403        403        403        403        200
+POST /admin/category-rules/999999/delete      >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+# Statements: whoever may see the record may read its statement (view-level representatives too).
+GET  /people/{amina}/statement                >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{grace}/statement                >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{sam}/statement                  >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/statement                >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{amina}/statement.pdf            >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{sam}/statement.pdf              >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{amina}/statement.csv            >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{sam}/statement.csv              >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
 # Inviting someone connected to a record: DPSS staff and council officers, within their scope.
 GET  /people/{amina}/invite                   >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
 GET  /people/{grace}/invite                   >/sign-in  403        403        403        403        403        403        403        404        404        200        200        403
@@ -196,6 +271,19 @@ def demo_ids(app) -> dict[str, int]:
         }
         amina_user = db.session.scalar(sa.select(User.id).where(User.email == EMAILS["amina"]))
         amina_flagged = db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.external_id == "DEMO-CASH-000001"))
+        amina_account = db.session.scalar(sa.select(DPAccount.id).where(DPAccount.recipient_id == people["Amina Patel"]))
+        amina_missing = db.session.scalar(
+            sa.select(EntryState.entry_id).where(EntryState.account_id == amina_account, EntryState.needs_evidence.is_(True)).limit(1)
+        )
+        amina_receipt = db.session.scalar(
+            sa.select(Evidence.id).join(LedgerEntry, LedgerEntry.id == Evidence.entry_id).where(LedgerEntry.account_id == amina_account).limit(1)
+        )
+
+        def budget_of(person_id):
+            return db.session.scalar(sa.select(Budget.id).where(Budget.recipient_id == person_id).order_by(Budget.id))
+
+        northfield = db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Northfield City Council"))
+        tom_budget, ellen_budget = budget_of(people["Tom Hughes"]), budget_of(people["Ellen Marsh"])
     return {
         "amina": people["Amina Patel"],
         "grace": people["Grace Okafor"],
@@ -204,6 +292,11 @@ def demo_ids(app) -> dict[str, int]:
         "ellen": people["Ellen Marsh"],
         "amina_user": amina_user,
         "amina_flagged": amina_flagged,
+        "amina_missing": amina_missing,
+        "amina_receipt": amina_receipt,
+        "tom_budget": tom_budget,
+        "ellen_budget": ellen_budget,
+        "northfield": northfield,
     }
 
 

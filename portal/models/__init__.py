@@ -30,6 +30,7 @@ from portal.models.ledger import (
     Flag,
     LedgerEntry,
     Payee,
+    PaymentConfirmation,
     ReviewStatus,
 )
 from portal.models.organisations import District, Organisation, OrganisationKind
@@ -79,6 +80,7 @@ __all__ = [
     "Organisation",
     "OrganisationKind",
     "Payee",
+    "PaymentConfirmation",
     "PaymentMethod",
     "Person",
     "Recipient",

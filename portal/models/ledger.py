@@ -187,3 +187,16 @@ class ExcessBalanceReview(db.Model):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     account: Mapped[DPAccount] = relationship()
+
+
+class PaymentConfirmation(db.Model):
+    """A payment the run would have made, found already in the ledger from a statement imported first.
+
+    The run claims that entry for its key instead of posting the payment again (one key, one entry).
+    """
+
+    __tablename__ = "payment_confirmations"
+
+    payment_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -8,8 +8,8 @@ A row confirms instead of posting when the portal already knows the money: a rec
 reclaim, or an open expected item (same account and direction, same amount, date within 5 days).
 """
 
-import codecs
 import csv
+import functools
 import io
 import json
 import re
@@ -163,8 +163,9 @@ class FileProblem(Exception):
 
 def read_rows(stream: io.BufferedIOBase, layout: Layout) -> Iterator[Row | tuple[int, str]]:
     """Rows from a binary stream, one at a time: a Row, or (line number, reason) for a bad one."""
-    # surrogateescape keeps going past bytes that are not UTF-8, so one bad row is rejected, not the file.
-    text = codecs.getreader("utf-8-sig")(stream, errors="surrogateescape")
+    # surrogateescape keeps going past bytes that are not UTF-8, so one bad row is rejected, not the file;
+    # newline="" leaves line breaks to csv (which knows quoted fields may hold them).
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text, delimiter=layout.delimiter)
     try:
         header = next(reader)
@@ -246,11 +247,17 @@ class Categoriser:
     def __init__(self):
         self.rules = db.session.scalars(sa.select(CategoryRule).order_by(CategoryRule.position, CategoryRule.id)).all()
 
+    @staticmethod
+    @functools.cache
+    def _word_pattern(text: str) -> re.Pattern:
+        # Whole words only: "BET" is BET365, not BETTER or DIABETES; "ATM" is not TREATMENT.
+        return re.compile(rf"(?<![A-Z]){re.escape(text.upper())}(?![A-Z])")
+
     def classify(self, merchant: str, mcc: str) -> tuple[Category | None, list[str]]:
         merchant_upper = merchant.upper()
         category, flags = None, []
         for rule in self.rules:
-            text_ok = not rule.merchant_contains or rule.merchant_contains.upper() in merchant_upper
+            text_ok = not rule.merchant_contains or bool(self._word_pattern(rule.merchant_contains).search(merchant_upper))
             mcc_ok = not rule.mcc or rule.mcc == mcc
             if text_ok and mcc_ok and (rule.merchant_contains or rule.mcc):
                 if category is None and rule.category is not None:
@@ -307,6 +314,9 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
     report.import_id = record.id
     categoriser = Categoriser()
     accounts: dict[str, AccountInfo | None] = {}
+    # Council payments posted by this import: their excess checks run once the whole file is in,
+    # so a late row further down (a reclaim, say) is in the balance "just before" each payment.
+    council_credits: list[tuple[AccountInfo, Row]] = []
     try:
         with open(path, "rb") as stream:
             batch: list[Row] = []
@@ -317,10 +327,13 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
                     continue
                 batch.append(item)
                 if len(batch) >= BATCH_ROWS:
-                    _import_batch(batch, accounts, categoriser, record.id, report)
+                    council_credits += _import_batch(batch, accounts, categoriser, record.id, report)
                     batch = []
             if batch:
-                _import_batch(batch, accounts, categoriser, record.id, report)
+                council_credits += _import_batch(batch, accounts, categoriser, record.id, report)
+        for info, row in sorted(council_credits, key=lambda pair: pair[1].entry_date):
+            _check_excess(info, row)
+        db.session.commit()
     except FileProblem as problem:
         db.session.rollback()
         report.file_error = str(problem)
@@ -341,7 +354,7 @@ def _known_ids(ids: list[str]) -> set[str]:
     return known
 
 
-def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_id: int, report: Report) -> None:
+def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_id: int, report: Report) -> list:
     """One transaction per batch: everything in it lands, or none of it (and a rerun finishes the job)."""
     new_refs = {row.card_reference for row in batch} - accounts.keys()
     found = _account_infos(new_refs)
@@ -420,10 +433,8 @@ def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_i
             else:
                 report.posted += 1
         _move_balances(balance_moves)
-        # Excess is measured on the balance just before each new payment (entries dated earlier).
-        for info, row in council_credits:
-            _check_excess(info, row)
     db.session.commit()
+    return council_credits
 
 
 def _ensure_payees(payee_ids: dict[str, int | None]) -> None:

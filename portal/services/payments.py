@@ -24,6 +24,7 @@ from portal.models import (
     ExpectedKind,
     ExpectedStatus,
     LedgerEntry,
+    PaymentConfirmation,
     Recipient,
 )
 from portal.services import cycles, excess, ledger
@@ -130,21 +131,63 @@ def _pay_one_off(budget: Budget, as_of: date, report: RunReport, user_id: int | 
 
 
 def _paid_cycle_starts(budget_id: int) -> list[date]:
+    pattern = f"budget:{budget_id}:cycle:%:payment"
     keys = db.session.scalars(
-        sa.select(LedgerEntry.payment_key).where(LedgerEntry.payment_key.like(f"budget:{budget_id}:cycle:%:payment"))
+        sa.union_all(
+            sa.select(LedgerEntry.payment_key).where(LedgerEntry.payment_key.like(pattern)),
+            sa.select(PaymentConfirmation.payment_key).where(PaymentConfirmation.payment_key.like(pattern)),
+        )
     )
     return [date.fromisoformat(key.split(":")[3]) for key in keys]
+
+
+def _paid_so_far(prefix: str) -> tuple[int, int]:
+    """(pence, entries) paid for a cycle: posted by runs, or claimed from an imported statement."""
+    by_key = sa.select(LedgerEntry.amount_pence).where(LedgerEntry.payment_key.startswith(prefix))
+    claimed = (
+        sa.select(LedgerEntry.amount_pence)
+        .join(PaymentConfirmation, PaymentConfirmation.entry_id == LedgerEntry.id)
+        .where(PaymentConfirmation.payment_key.startswith(prefix))
+    )
+    amounts = db.session.scalars(sa.union_all(by_key, claimed)).all()
+    return sum(amounts), len(amounts)
+
+
+def _claim_imported_payment(budget: Budget, key: str, pay_day: date, net_pence: int) -> bool:
+    """A statement imported before the run may hold this payment already: claim it rather than pay twice."""
+    window = timedelta(days=5)
+    already_claimed = sa.select(PaymentConfirmation.entry_id)
+    entry_id = db.session.scalar(
+        sa.select(LedgerEntry.id)
+        .where(
+            LedgerEntry.account_id == budget.account_id, LedgerEntry.kind == EntryKind.COUNCIL_PAYMENT,
+            LedgerEntry.source == EntrySource.CARD_IMPORT, LedgerEntry.amount_pence == net_pence,
+            LedgerEntry.entry_date.between(pay_day - window, pay_day + window), LedgerEntry.id.not_in(already_claimed),
+        )
+        .order_by(LedgerEntry.entry_date, LedgerEntry.id)
+        .limit(1)
+    )
+    if entry_id is None:
+        return False
+    db.session.add(PaymentConfirmation(payment_key=key, entry_id=entry_id))
+    return True
 
 
 def _pay_cycle(budget, cycle_start, pay_day, settings, report: RunReport, user_id, as_of: date, covered) -> None:
     amounts = amounts_for_cycle(budget, cycle_start, covered)
     prefix = payment_key(budget.id, cycle_start, "")
-    paid = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_pence), 0)).where(LedgerEntry.payment_key.startswith(prefix))
-    )
-    posted = db.session.scalar(sa.select(sa.func.count()).where(LedgerEntry.payment_key.startswith(prefix)))
+    paid, posted = _paid_so_far(prefix)
     if posted == 0:
         if amounts.net_pence <= 0:
+            return
+        if _claim_imported_payment(budget, prefix + "payment", pay_day, amounts.net_pence):
+            if amounts.contribution_pence and _version_on(budget.versions, pay_day).council_pays_net:
+                _expect_contribution(budget, cycle_start, pay_day, amounts.contribution_pence)
+            try:
+                db.session.commit()
+                report.already_paid += 1
+            except IntegrityError:
+                db.session.rollback()
             return
         review = excess.check_before_payment(
             account_id=budget.account_id, budget_id=budget.id, cycle_start=cycle_start, payment_date=pay_day,
@@ -204,12 +247,22 @@ def _expect_contribution(budget: Budget, cycle_start: date, due: date, amount_pe
     key = payment_key(budget.id, cycle_start, "contribution")
     if db.session.scalar(sa.select(ExpectedItem.id).where(ExpectedItem.key == key)):
         return
-    db.session.add(
-        ExpectedItem(
-            account_id=budget.account_id, kind=ExpectedKind.CONTRIBUTION_DUE, amount_pence=amount_pence,
-            due_date=due, status=ExpectedStatus.OPEN, key=key, description="Your contribution for this 4 weeks",
-        )
+    item = ExpectedItem(
+        account_id=budget.account_id, kind=ExpectedKind.CONTRIBUTION_DUE, amount_pence=amount_pence,
+        due_date=due, status=ExpectedStatus.OPEN, key=key, description="Your contribution for this 4 weeks",
     )
+    # Already received, from a statement imported before this run? Then it is expected and settled at once.
+    window = timedelta(days=5)
+    received = db.session.scalar(
+        sa.select(LedgerEntry.id).where(
+            LedgerEntry.account_id == budget.account_id, LedgerEntry.kind == EntryKind.CONTRIBUTION,
+            LedgerEntry.amount_pence == amount_pence, LedgerEntry.entry_date.between(due - window, due + window),
+            LedgerEntry.id.not_in(sa.select(ExpectedItem.settled_by_id).where(ExpectedItem.settled_by_id.is_not(None))),
+        ).order_by(LedgerEntry.entry_date, LedgerEntry.id).limit(1)
+    )
+    if received is not None:
+        item.status, item.settled_by_id = ExpectedStatus.SETTLED, received
+    db.session.add(item)
 
 
 def _post_once(report: RunReport, counter: str, **entry) -> None:

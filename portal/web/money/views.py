@@ -19,7 +19,7 @@ from portal.access import (
 )
 from portal.extensions import db
 from portal.models import Category, EntryState, Flag, LedgerEntry, Payee, RepresentativeLevel, Role
-from portal.services import ledger, money
+from portal.services import evidence, ledger, money
 from portal.services.clock import london_today
 from portal.services.contacts import contacts_for
 from portal.web.helpers import audit, render_page_or_block
@@ -54,6 +54,7 @@ def my_money(person_id: int):
         recipient=recipient, summary=summary, show_year=show_year, today=today,
         caption=capacity_caption(current_user, recipient), can_manage=may_manage(current_user, recipient),
         contacts=contacts_for(recipient), own=current_user.role == Role.RECIPIENT,
+        has_bank_account=bool(evidence.bank_accounts(recipient)),
     )
 
 
@@ -121,9 +122,11 @@ def transactions(person_id: int):
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     older = f"{rows[-1][0].entry_date.isoformat()}:{rows[-1][0].id}" if more else None
+    receipts = evidence.evidence_for_entries([entry.id for entry, state, _payee in rows if state.evidence_count])
     return render_page_or_block(
         "money/transactions.html", "results",
         recipient=recipient, rows=rows, filters=filters, periods=PERIODS, categories=list(Category), older=older,
+        receipts=receipts,
         caption=capacity_caption(current_user, recipient), can_manage=may_manage(current_user, recipient),
         first_page=not before,
     )
