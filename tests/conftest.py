@@ -41,8 +41,12 @@ def _worker(request) -> str:
     return getattr(request.config, "workerinput", {}).get("workerid", "main")
 
 
+# Receipts the demo stores, for every database this run makes (never the repository's instance/).
+EVIDENCE_FOLDER = None
+
+
 def _migrate(url: str, kind: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EVIDENCE_FOLDER": EVIDENCE_FOLDER})
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -111,12 +115,14 @@ class DatabaseFactory:
 
 @pytest.fixture(scope="session")
 def databases(request, tmp_path_factory):
+    global EVIDENCE_FOLDER
+    EVIDENCE_FOLDER = str(tmp_path_factory.mktemp("evidence"))
     return DatabaseFactory(_worker(request), tmp_path_factory)
 
 
 def _make_app(databases, kind: str, **config):
     url = databases.create(kind)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SERVER_NAME": "localhost", **config})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SERVER_NAME": "localhost", "EVIDENCE_FOLDER": EVIDENCE_FOLDER, **config})
     return app, url
 
 

@@ -1,10 +1,7 @@
 """My money, Transactions and explaining a flagged payment, for recipients, representatives and staff."""
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
-from bs4 import BeautifulSoup
 
 from portal.extensions import db
 from portal.models import AuditEvent, DPAccount, EntryAnnotation, EntryKind, EntrySource, EntryState, LedgerEntry
