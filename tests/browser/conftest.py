@@ -76,8 +76,11 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(databases):
-    url = databases.create("demo")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    import tests.conftest as shared
+
+    # The demo with the personas' money and receipts (kept in the run's temporary evidence folder).
+    url = databases.create("money")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EVIDENCE_FOLDER": shared.EVIDENCE_FOLDER})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
