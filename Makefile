@@ -68,6 +68,7 @@ run: system-run venv db
 	$(BIN)/flask --app portal run --host 127.0.0.1 --port 5000
 
 test: system-test venv
+	$(BIN)/ruff check portal tests
 	PORTAL_ENV=test $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS)
 
 # The suite without the browser journeys, against PostgreSQL started on loopback for this run.
