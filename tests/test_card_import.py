@@ -1094,3 +1094,24 @@ def test_the_outcome_does_not_depend_on_where_batches_break(make_portal, sample,
         expected = snapshot(with_reviews=True)
     with small.app.app_context():
         assert snapshot(with_reviews=True) == expected
+
+
+def test_a_crash_after_the_rows_land_but_before_the_excess_checks_still_opens_the_reviews(make_portal, sample, monkeypatch):
+    """The excess checks run once the whole file is in; a crash there must not lose them for good."""
+    clean, crashed = make_portal(), make_portal()
+    run_import(clean, sample)
+    with clean.app.app_context():
+        expected = snapshot(with_reviews=True)
+    assert expected["reviews"], "the sample opens at least one review (Grace, cycle of 27 July)"
+
+    def failing(*args, **kwargs):
+        raise Crash("killed while checking excess balances")
+
+    monkeypatch.setattr(card_import, "_check_excess", failing)
+    with crashed.app.app_context(), pytest.raises(Crash):
+        card_import.import_file(sample)
+    monkeypatch.undo()
+
+    run_import(crashed, sample)
+    with crashed.app.app_context():
+        assert snapshot(with_reviews=True) == expected
