@@ -246,6 +246,7 @@ class AccountInfo:
 class Categoriser:
     def __init__(self):
         self.rules = db.session.scalars(sa.select(CategoryRule).order_by(CategoryRule.position, CategoryRule.id)).all()
+        self._seen: dict[tuple[str, str], tuple[Category | None, tuple[str, ...]]] = {}
 
     @staticmethod
     @functools.cache
@@ -254,6 +255,16 @@ class Categoriser:
         return re.compile(rf"(?<![A-Z]){re.escape(text.upper())}(?![A-Z])")
 
     def classify(self, merchant: str, mcc: str) -> tuple[Category | None, list[str]]:
+        """The category and flags for a merchant and MCC (the same merchants recur: remembered per import)."""
+        key = (merchant, mcc)
+        if key not in self._seen:
+            if len(self._seen) > 50_000:
+                self._seen.clear()
+            self._seen[key] = self._classify(merchant, mcc)
+        category, flags = self._seen[key]
+        return category, list(flags)
+
+    def _classify(self, merchant: str, mcc: str) -> tuple[Category | None, tuple[str, ...]]:
         merchant_upper = merchant.upper()
         category, flags = None, []
         for rule in self.rules:
@@ -264,7 +275,7 @@ class Categoriser:
                     category = rule.category
                 if rule.flag and rule.flag not in flags:
                     flags.append(rule.flag)
-        return category, flags
+        return category, tuple(flags)
 
 
 def _kind(row: Row, council_name: str) -> EntryKind:
