@@ -8,6 +8,7 @@ PG_PORT ?= 55432
 PG_DIR ?= /tmp/portal-pg-$(PG_PORT)
 PG_URL := postgresql+psycopg://postgres@127.0.0.1:$(PG_PORT)/postgres
 BENCH_RECIPIENTS ?= 20000
+BENCH_IMPORT_ROWS ?= 1000000
 PYTEST_WORKERS ?= 2
 export PORTAL_ENV ?= development
 
@@ -79,10 +80,12 @@ test-postgres: system-test system-pg venv
 
 bench: system-test venv
 	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS)
+	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.import_bench --rows $(BENCH_IMPORT_ROWS)
 
 bench-postgres: system-test system-pg venv
 	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
-	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS); \
+	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS) && \
+	  PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.import_bench --rows $(BENCH_IMPORT_ROWS); \
 	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
 
 # Rebuild the committed front-end assets from the npm registry (versions pinned in package.json).

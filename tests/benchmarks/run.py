@@ -19,6 +19,7 @@ not be done (a server would not start, a page did not answer 200, ...), which is
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 import os
 import platform
@@ -454,6 +455,16 @@ def run(args: argparse.Namespace) -> None:
         ]
         print("Measuring:", flush=True)
         results = [measure(label, session, url, args.requests) for label, session, url in pages]
+        # Statement PDFs take longer: fewer requests each (the targets are 1 s and 3 s).
+        today = dt.date.today()
+        person = amina_people[0]
+        pdf_pages = [
+            ("amina statement PDF, 4 weeks", amina,
+             p + f"/people/{person}/statement.pdf?from={(today - dt.timedelta(days=27)).isoformat()}&to={today.isoformat()}"),
+            ("amina statement PDF, 12 months", amina,
+             p + f"/people/{person}/statement.pdf?from={(today - dt.timedelta(days=364)).isoformat()}&to={today.isoformat()}"),
+        ]
+        results += [measure(label, session, url, max(3, min(args.requests, 10))) for label, session, url in pdf_pages]
 
         print()
         print(table(results, results[0]))
