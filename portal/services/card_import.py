@@ -342,9 +342,11 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
                     batch = []
             if batch:
                 council_credits += _import_batch(batch, accounts, categoriser, record.id, report)
-        cache: dict = {}
-        for info, row in sorted(council_credits, key=lambda pair: pair[1].entry_date):
-            _check_excess(info, row, cache)
+        by_account: dict[int, tuple[AccountInfo, list[Row]]] = {}
+        for info, row in council_credits:
+            by_account.setdefault(info.account_id, (info, []))[1].append(row)
+        for info, rows in by_account.values():
+            _check_excess_for_account(info, rows)
         db.session.commit()
     except FileProblem as problem:
         db.session.rollback()
@@ -526,31 +528,44 @@ def _take_match(candidates, account_id: int, row: Row):
     return None
 
 
-def _check_excess(info: AccountInfo, row: Row, cache: dict) -> None:
-    """The excess check before a council payment found in the file (budgets and settings cached per import)."""
-    if info.account_id not in cache:
-        cache[info.account_id] = db.session.scalars(
-            sa.select(Budget).where(Budget.account_id == info.account_id)
-            .options(selectinload(Budget.versions)).order_by(Budget.start_date, Budget.id)
-        ).all()
-    budget = next((b for b in cache[info.account_id] if b.start_date <= row.entry_date), None)
-    if budget is None:
+def _check_excess_for_account(info: AccountInfo, rows: list[Row]) -> None:
+    """Excess checks before each council payment found for one account, in a few queries in all."""
+    budgets = db.session.scalars(
+        sa.select(Budget).where(Budget.account_id == info.account_id)
+        .options(selectinload(Budget.versions)).order_by(Budget.start_date, Budget.id)
+    ).all()
+    if not budgets:
         return
-    version = None
-    for candidate in budget.versions:
-        if candidate.effective_from <= row.entry_date:
-            version = candidate
-    if version is None:
-        return
-    key = ("settings", info.council_id, row.entry_date)
-    if key not in cache:
-        cache[key] = council_settings(info.council_id, row.entry_date)
-    settings = cache[key]
-    excess.check_before_payment(
-        account_id=info.account_id, budget_id=budget.id,
-        cycle_start=cycles.cycle_start_on_or_before(settings.cycle_anchor, row.entry_date), payment_date=row.entry_date,
-        gross_weekly_pence=version.gross_weekly_pence, settings=settings,
-    )
+    reviewed = excess.reviewed_cycles(info.account_id)
+    owed = ledger_money_owed(info.account_id)
+    balances = excess.balances_before(info.account_id, [row.entry_date for row in rows])
+    settings_by_day: dict[date, object] = {}
+    for row in sorted(rows, key=lambda r: r.entry_date):
+        budget = next((b for b in budgets if b.start_date <= row.entry_date), None)
+        version = None
+        for candidate in budget.versions if budget else ():
+            if candidate.effective_from <= row.entry_date:
+                version = candidate
+        if version is None:
+            continue
+        if row.entry_date not in settings_by_day:
+            settings_by_day[row.entry_date] = council_settings(info.council_id, row.entry_date)
+        settings = settings_by_day[row.entry_date]
+        cycle_start = cycles.cycle_start_on_or_before(settings.cycle_anchor, row.entry_date)
+        if cycle_start in reviewed:
+            continue
+        position = excess.Position(
+            balance_pence=balances[row.entry_date], owed_pence=owed, contingency_pence=settings.contingency_pence,
+            threshold_pence=settings.excess_weeks * version.gross_weekly_pence,
+        )
+        if excess.open_if_over(position, account_id=info.account_id, budget_id=budget.id, cycle_start=cycle_start):
+            reviewed.add(cycle_start)
+
+
+def ledger_money_owed(account_id: int) -> int:
+    from portal.services import ledger
+
+    return ledger.money_owed(account_id)
 
 
 def resolve_unmatched(row: UnmatchedCardRow, account: DPAccount, *, user_id: int) -> LedgerEntry:

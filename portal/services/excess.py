@@ -45,14 +45,18 @@ def check_before_payment(
     *, account_id: int, budget_id: int, cycle_start: date, payment_date: date, gross_weekly_pence: int, settings: Settings
 ) -> ExcessBalanceReview | None:
     """Open a review for this cycle if the balance before the payment is over the line (once per cycle)."""
-    exists = db.session.scalar(
-        sa.select(ExcessBalanceReview.id).where(
-            ExcessBalanceReview.account_id == account_id, ExcessBalanceReview.cycle_start == cycle_start
-        )
-    )
-    if exists:
+    if cycle_start in reviewed_cycles(account_id):
         return None
     pos = position(account_id, gross_weekly_pence, settings, before=payment_date)
+    return open_if_over(pos, account_id=account_id, budget_id=budget_id, cycle_start=cycle_start)
+
+
+def reviewed_cycles(account_id: int) -> set[date]:
+    return set(db.session.scalars(sa.select(ExcessBalanceReview.cycle_start).where(ExcessBalanceReview.account_id == account_id)))
+
+
+def open_if_over(pos: Position, *, account_id: int, budget_id: int, cycle_start: date) -> ExcessBalanceReview | None:
+    """The one place a review is opened: over the line, with the figures and reasons that put it there."""
     if pos.excess_pence <= 0:
         return None
     reasons = [OVER_THRESHOLD] + ([NOTHING_OWED] if pos.owed_pence == 0 else [])
@@ -64,6 +68,29 @@ def check_before_payment(
     db.session.add(review)
     db.session.flush()
     return review
+
+
+def balances_before(account_id: int, days: list[date]) -> dict[date, int]:
+    """The balance just before each of these days, from one grouped query (for checks in bulk)."""
+    import bisect
+
+    from portal.models import LedgerEntry
+
+    daily = db.session.execute(
+        sa.select(LedgerEntry.entry_date, sa.func.sum(LedgerEntry.amount_pence))
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.entry_date < max(days))
+        .group_by(LedgerEntry.entry_date).order_by(LedgerEntry.entry_date)
+    ).all()
+    dates, running, total = [], [], 0
+    for day, amount in daily:
+        total += int(amount)
+        dates.append(day)
+        running.append(total)
+    out = {}
+    for day in days:
+        i = bisect.bisect_left(dates, day)
+        out[day] = running[i - 1] if i else 0
+    return out
 
 
 def open_review(account_id: int) -> ExcessBalanceReview | None:
