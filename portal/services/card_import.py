@@ -345,8 +345,9 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
         by_account: dict[int, tuple[AccountInfo, list[Row]]] = {}
         for info, row in council_credits:
             by_account.setdefault(info.account_id, (info, []))[1].append(row)
+        settings_cache: dict = {}
         for info, rows in by_account.values():
-            _check_excess_for_account(info, rows)
+            _check_excess_for_account(info, rows, settings_cache)
         db.session.commit()
     except FileProblem as problem:
         db.session.rollback()
@@ -419,19 +420,23 @@ def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_i
             if row.merchant not in payee_ids:
                 payee_ids[row.merchant] = None
         _ensure_payees(payee_ids)
-        ids = db.session.scalars(
-            sa.insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),
+        # Core inserts (not the ORM's bulk path): the rows are plain dictionaries already.
+        connection = db.session.connection()
+        entries_table = LedgerEntry.__table__
+        created_at = utcnow()
+        ids = connection.execute(
+            entries_table.insert().returning(entries_table.c.id, sort_by_parameter_order=True),
             [
                 {
                     "account_id": info.account_id, "kind": kind, "amount_pence": row.amount_pence, "entry_date": row.entry_date,
                     "payee_id": payee_ids.get(row.merchant), "description": row.description, "source": EntrySource.CARD_IMPORT,
-                    "external_id": row.external_id, "created_at": utcnow(),
+                    "external_id": row.external_id, "created_at": created_at,
                 }
                 for row, kind, category, flags, info, _ in new_entries
             ],
-        ).all()
-        db.session.execute(
-            sa.insert(EntryState),
+        ).scalars().all()
+        connection.execute(
+            EntryState.__table__.insert(),
             [
                 {
                     "entry_id": entry_id, "account_id": info.account_id, "category": category, "flags": ",".join(sorted(flags)),
@@ -528,7 +533,7 @@ def _take_match(candidates, account_id: int, row: Row):
     return None
 
 
-def _check_excess_for_account(info: AccountInfo, rows: list[Row]) -> None:
+def _check_excess_for_account(info: AccountInfo, rows: list[Row], settings_cache: dict) -> None:
     """Excess checks before each council payment found for one account, in a few queries in all."""
     budgets = db.session.scalars(
         sa.select(Budget).where(Budget.account_id == info.account_id)
@@ -539,7 +544,6 @@ def _check_excess_for_account(info: AccountInfo, rows: list[Row]) -> None:
     reviewed = excess.reviewed_cycles(info.account_id)
     owed = ledger_money_owed(info.account_id)
     balances = excess.balances_before(info.account_id, [row.entry_date for row in rows])
-    settings_by_day: dict[date, object] = {}
     for row in sorted(rows, key=lambda r: r.entry_date):
         budget = next((b for b in budgets if b.start_date <= row.entry_date), None)
         version = None
@@ -548,9 +552,10 @@ def _check_excess_for_account(info: AccountInfo, rows: list[Row]) -> None:
                 version = candidate
         if version is None:
             continue
-        if row.entry_date not in settings_by_day:
-            settings_by_day[row.entry_date] = council_settings(info.council_id, row.entry_date)
-        settings = settings_by_day[row.entry_date]
+        key = (info.council_id, row.entry_date)
+        if key not in settings_cache:
+            settings_cache[key] = council_settings(info.council_id, row.entry_date)
+        settings = settings_cache[key]
         cycle_start = cycles.cycle_start_on_or_before(settings.cycle_anchor, row.entry_date)
         if cycle_start in reviewed:
             continue
