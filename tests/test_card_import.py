@@ -1107,7 +1107,7 @@ def test_a_crash_after_the_rows_land_but_before_the_excess_checks_still_opens_th
     def failing(*args, **kwargs):
         raise Crash("killed while checking excess balances")
 
-    monkeypatch.setattr(card_import, "_check_excess_for_account", failing)
+    monkeypatch.setattr(card_import, "_check_excess", failing)
     with crashed.app.app_context(), pytest.raises(Crash):
         card_import.import_file(sample)
     monkeypatch.undo()

@@ -34,6 +34,7 @@ from portal.models import (
     EntryKind,
     EntrySource,
     EntryState,
+    ExcessBalanceReview,
     ExpectedItem,
     ExpectedStatus,
     Flag,
@@ -293,6 +294,7 @@ def _kind(row: Row, council_name: str) -> EntryKind:
 
 
 def _account_infos(card_refs: set[str]) -> dict[str, AccountInfo]:
+    """What the import needs to know of each card account, in three queries for the whole batch."""
     if not card_refs:
         return {}
     rows = db.session.execute(
@@ -301,18 +303,31 @@ def _account_infos(card_refs: set[str]) -> dict[str, AccountInfo]:
         .join(Organisation, Organisation.id == Recipient.council_id)
         .where(DPAccount.card_reference.in_(card_refs))
     ).all()
-    infos = {}
     today = date.today()
+    people = {person_id for *_, person_id in rows}
+    # The plan in force for each person: the latest from a date not after today.
+    plans: dict[int, tuple[date, int]] = {}
+    for plan_id, person_id, effective_from in db.session.execute(
+        sa.select(SupportPlan.id, SupportPlan.recipient_id, SupportPlan.effective_from)
+        .where(SupportPlan.recipient_id.in_(people), SupportPlan.effective_from <= today)
+    ):
+        if person_id not in plans or plans[person_id][0] < effective_from:
+            plans[person_id] = (effective_from, plan_id)
+    categories: dict[int, set[str]] = defaultdict(set)
+    plan_ids = [plan_id for _, plan_id in plans.values()]
+    if plan_ids:
+        for plan_id, category in db.session.execute(
+            sa.select(SupportLine.plan_id, SupportLine.category).where(SupportLine.plan_id.in_(plan_ids))
+        ):
+            categories[plan_id].add(category.value)
+    thresholds: dict[int, int] = {}
+    infos = {}
     for card_ref, account_id, council_id, council_name, person_id in rows:
-        plan_id = db.session.scalar(
-            sa.select(SupportPlan.id).where(SupportPlan.recipient_id == person_id, SupportPlan.effective_from <= today)
-            .order_by(SupportPlan.effective_from.desc()).limit(1)
-        )
-        categories = None
-        if plan_id:
-            categories = frozenset(c.value for c in db.session.scalars(sa.select(SupportLine.category).where(SupportLine.plan_id == plan_id)))
+        if council_id not in thresholds:
+            thresholds[council_id] = council_settings(council_id, today).evidence_threshold_pence
+        plan = plans.get(person_id)
         infos[card_ref] = AccountInfo(
-            account_id, council_id, council_name, categories, council_settings(council_id, today).evidence_threshold_pence
+            account_id, council_id, council_name, frozenset(categories[plan[1]]) if plan else None, thresholds[council_id]
         )
     return infos
 
@@ -346,8 +361,9 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
         for info, row in council_credits:
             by_account.setdefault(info.account_id, (info, []))[1].append(row)
         settings_cache: dict = {}
-        for info, rows in by_account.values():
-            _check_excess_for_account(info, rows, settings_cache)
+        groups = list(by_account.values())
+        for start in range(0, len(groups), 500):
+            _check_excess(groups[start:start + 500], settings_cache)
         db.session.commit()
     except FileProblem as problem:
         db.session.rollback()
@@ -533,44 +549,65 @@ def _take_match(candidates, account_id: int, row: Row):
     return None
 
 
-def _check_excess_for_account(info: AccountInfo, rows: list[Row], settings_cache: dict) -> None:
-    """Excess checks before each council payment found for one account, in a few queries in all."""
-    budgets = db.session.scalars(
-        sa.select(Budget).where(Budget.account_id == info.account_id)
+def _check_excess(groups: list[tuple[AccountInfo, list[Row]]], settings_cache: dict) -> None:
+    """Excess checks before each council payment found, for many accounts in a handful of queries."""
+    import bisect
+
+    account_ids = [info.account_id for info, _ in groups]
+    budgets: dict[int, list[Budget]] = defaultdict(list)
+    for budget in db.session.scalars(
+        sa.select(Budget).where(Budget.account_id.in_(account_ids))
         .options(selectinload(Budget.versions)).order_by(Budget.start_date, Budget.id)
-    ).all()
-    if not budgets:
-        return
-    reviewed = excess.reviewed_cycles(info.account_id)
-    owed = ledger_money_owed(info.account_id)
-    balances = excess.balances_before(info.account_id, [row.entry_date for row in rows])
-    for row in sorted(rows, key=lambda r: r.entry_date):
-        budget = next((b for b in budgets if b.start_date <= row.entry_date), None)
-        version = None
-        for candidate in budget.versions if budget else ():
-            if candidate.effective_from <= row.entry_date:
-                version = candidate
-        if version is None:
+    ):
+        budgets[budget.account_id].append(budget)
+    reviewed: dict[int, set[date]] = defaultdict(set)
+    for account_id, cycle_start in db.session.execute(
+        sa.select(ExcessBalanceReview.account_id, ExcessBalanceReview.cycle_start).where(ExcessBalanceReview.account_id.in_(account_ids))
+    ):
+        reviewed[account_id].add(cycle_start)
+    owed = dict(db.session.execute(
+        sa.select(ExpectedItem.account_id, -sa.func.sum(ExpectedItem.amount_pence))
+        .where(ExpectedItem.account_id.in_(account_ids), ExpectedItem.status == ExpectedStatus.OPEN, ExpectedItem.amount_pence < 0)
+        .group_by(ExpectedItem.account_id)
+    ).all())
+    latest = max(row.entry_date for _, rows in groups for row in rows)
+    daily: dict[int, tuple[list[date], list[int]]] = defaultdict(lambda: ([], []))
+    for account_id, day, amount in db.session.execute(
+        sa.select(LedgerEntry.account_id, LedgerEntry.entry_date, sa.func.sum(LedgerEntry.amount_pence))
+        .where(LedgerEntry.account_id.in_(account_ids), LedgerEntry.entry_date < latest)
+        .group_by(LedgerEntry.account_id, LedgerEntry.entry_date)
+        .order_by(LedgerEntry.account_id, LedgerEntry.entry_date)
+    ):
+        days, running = daily[account_id]
+        days.append(day)
+        running.append((running[-1] if running else 0) + int(amount))
+    for info, rows in groups:
+        account_budgets = budgets.get(info.account_id)
+        if not account_budgets:
             continue
-        key = (info.council_id, row.entry_date)
-        if key not in settings_cache:
-            settings_cache[key] = council_settings(info.council_id, row.entry_date)
-        settings = settings_cache[key]
-        cycle_start = cycles.cycle_start_on_or_before(settings.cycle_anchor, row.entry_date)
-        if cycle_start in reviewed:
-            continue
-        position = excess.Position(
-            balance_pence=balances[row.entry_date], owed_pence=owed, contingency_pence=settings.contingency_pence,
-            threshold_pence=settings.excess_weeks * version.gross_weekly_pence,
-        )
-        if excess.open_if_over(position, account_id=info.account_id, budget_id=budget.id, cycle_start=cycle_start):
-            reviewed.add(cycle_start)
-
-
-def ledger_money_owed(account_id: int) -> int:
-    from portal.services import ledger
-
-    return ledger.money_owed(account_id)
+        days, running = daily[info.account_id]
+        for row in sorted(rows, key=lambda r: r.entry_date):
+            budget = next((b for b in account_budgets if b.start_date <= row.entry_date), None)
+            version = None
+            for candidate in budget.versions if budget else ():
+                if candidate.effective_from <= row.entry_date:
+                    version = candidate
+            if version is None:
+                continue
+            key = (info.council_id, row.entry_date)
+            if key not in settings_cache:
+                settings_cache[key] = council_settings(info.council_id, row.entry_date)
+            settings = settings_cache[key]
+            cycle_start = cycles.cycle_start_on_or_before(settings.cycle_anchor, row.entry_date)
+            if cycle_start in reviewed[info.account_id]:
+                continue
+            i = bisect.bisect_left(days, row.entry_date)  # the balance just before the payment's day
+            position = excess.Position(
+                balance_pence=running[i - 1] if i else 0, owed_pence=int(owed.get(info.account_id, 0)),
+                contingency_pence=settings.contingency_pence, threshold_pence=settings.excess_weeks * version.gross_weekly_pence,
+            )
+            if excess.open_if_over(position, account_id=info.account_id, budget_id=budget.id, cycle_start=cycle_start):
+                reviewed[info.account_id].add(cycle_start)
 
 
 def resolve_unmatched(row: UnmatchedCardRow, account: DPAccount, *, user_id: int) -> LedgerEntry:

@@ -70,29 +70,6 @@ def open_if_over(pos: Position, *, account_id: int, budget_id: int, cycle_start:
     return review
 
 
-def balances_before(account_id: int, days: list[date]) -> dict[date, int]:
-    """The balance just before each of these days, from one grouped query (for checks in bulk)."""
-    import bisect
-
-    from portal.models import LedgerEntry
-
-    daily = db.session.execute(
-        sa.select(LedgerEntry.entry_date, sa.func.sum(LedgerEntry.amount_pence))
-        .where(LedgerEntry.account_id == account_id, LedgerEntry.entry_date < max(days))
-        .group_by(LedgerEntry.entry_date).order_by(LedgerEntry.entry_date)
-    ).all()
-    dates, running, total = [], [], 0
-    for day, amount in daily:
-        total += int(amount)
-        dates.append(day)
-        running.append(total)
-    out = {}
-    for day in days:
-        i = bisect.bisect_left(dates, day)
-        out[day] = running[i - 1] if i else 0
-    return out
-
-
 def open_review(account_id: int) -> ExcessBalanceReview | None:
     return db.session.scalar(
         sa.select(ExcessBalanceReview)
