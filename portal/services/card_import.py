@@ -52,7 +52,7 @@ from portal.services.ledger import needs_evidence
 from portal.services.local_settings import council_settings
 
 MATCH_WINDOW = timedelta(days=5)
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 
 
 @dataclass(frozen=True)
