@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Enum, TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -26,3 +26,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(cls, length: int = 30) -> Enum:
+    """A Python enum stored as its value in a plain string column (the same on SQLite and PostgreSQL)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])

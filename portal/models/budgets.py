@@ -3,16 +3,15 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.base import str_enum as _enum
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.people import Recipient
 
 
-def _enum(cls, length=30):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class BudgetKind(enum.StrEnum):

@@ -8,16 +8,15 @@ are annotations with their own history; entry_states holds the current one for f
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.base import str_enum as _enum
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.budgets import Category, DPAccount
 
 
-def _enum(cls, length=30):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class EntryKind(enum.StrEnum):

@@ -7,15 +7,14 @@ them: a link that has ended gives no access from that moment.
 import enum
 from datetime import date
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.base import str_enum as _enum
 from portal.models.organisations import Organisation
 
 
-def _enum(cls, length=40):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class SupportReason(enum.StrEnum):
@@ -71,7 +70,7 @@ class Recipient(db.Model):
     date_of_birth: Mapped[date] = mapped_column(Date)
     postcode: Mapped[str] = mapped_column(String(10))
     district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
-    support_reason: Mapped[SupportReason] = mapped_column(_enum(SupportReason))
+    support_reason: Mapped[SupportReason] = mapped_column(_enum(SupportReason, 40))
     council_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
 
     person: Mapped[Person] = relationship(back_populates="recipient")
@@ -124,7 +123,7 @@ class RepresentativeLink(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     representative_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.person_id"), index=True)
-    kind: Mapped[RepresentativeKind] = mapped_column(_enum(RepresentativeKind))
+    kind: Mapped[RepresentativeKind] = mapped_column(_enum(RepresentativeKind, 40))
     level: Mapped[RepresentativeLevel] = mapped_column(_enum(RepresentativeLevel, 10))
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)

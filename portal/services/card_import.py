@@ -47,6 +47,7 @@ from portal.models import (
     UnmatchedCardRow,
 )
 from portal.services import cycles, excess
+from portal.services.amounts import to_hundredths
 from portal.services.clock import utcnow
 from portal.services.ledger import needs_evidence
 from portal.services.local_settings import council_settings
@@ -144,19 +145,17 @@ class Row:
     description: str
 
 
-AMOUNT = re.compile(r"^-?\d{1,9}(\.\d{1,2})?$")
 # Bytes that were not UTF-8 come through as lone surrogates (errors="surrogateescape").
 NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 def parse_pence(text: str) -> int:
     """'1,680.00' or '-23.5' to integer pence, without floats."""
-    text = text.strip().replace(",", "").replace("£", "")
-    if not AMOUNT.match(text):
-        raise ValueError(f"“{text}” is not an amount of money")
+    text = text.strip()
     negative = text.startswith("-")
-    pounds, _, pennies = text.lstrip("-").partition(".")
-    pence = int(pounds) * 100 + int((pennies + "00")[:2])
+    pence = to_hundredths(text.removeprefix("-"))
+    if pence is None or pence >= 10**11:
+        raise ValueError(f"“{text}” is not an amount of money")
     return -pence if negative else pence
 
 

@@ -275,22 +275,15 @@ def display_name(filename: str | None, kind: _Kind) -> str:
 
 # Money ----------------------------------------------------------------------------------------
 
-_AMOUNT = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$")
-
-
 def parse_amount(text: str | None) -> int:
     """'12.50', '£1,234.5' or '7' to integer pence (no floats), or AmountError with the message to show."""
-    cleaned = (text or "").strip().replace(" ", "")
-    if not cleaned:
+    from portal.services.amounts import to_hundredths
+
+    if not (text or "").strip():
         raise AmountError("Enter the amount, like 12.50")
-    cleaned = cleaned.removeprefix("£")
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d*)?", cleaned):
-        cleaned = cleaned.replace(",", "")
-    match = _AMOUNT.match(cleaned)
-    if not match:
+    pence = to_hundredths(text)
+    if pence is None:
         raise AmountError("Enter the amount in pounds and pence, like 12.50")
-    pounds, pennies = match.group(1), match.group(2) or "0"
-    pence = int(pounds) * 100 + int(pennies.ljust(2, "0"))
     if pence == 0:
         raise AmountError("The amount must be more than £0")
     if pence > MAX_SPEND_PENCE:

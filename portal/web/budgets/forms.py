@@ -33,27 +33,18 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
 from portal.models import BudgetKind, Category, Delivery, PaymentMethod
+from portal.services import amounts
 
 MAX_POUNDS = 9_999_999  # fits an integer column of pence with room to spare
-_MONEY = re.compile(r"^(\d+)(?:\.(\d{1,2}))?$")
 _HOURS = re.compile(r"^\d{1,3}(?:\.\d{1,2})?$")
 
 
 def parse_pence(text: str) -> int | None:
     """ "1,234.5" or "£448" as integer pence; None if it is not an amount of money."""
-    cleaned = text.strip().replace(",", "").replace(" ", "").removeprefix("£")
-    match = _MONEY.match(cleaned)
-    if not match:
-        return None
-    pounds, pennies = match.groups()
-    return int(pounds) * 100 + int((pennies or "0").ljust(2, "0"))
+    return amounts.to_hundredths(text)
 
 
-def pence_as_text(pence: int | None) -> str:
-    """Integer pence as the text a person would type ("448.00"), to fill a form again."""
-    if pence is None:
-        return ""
-    return f"{pence // 100}.{pence % 100:02d}"
+pence_as_text = amounts.pence_as_text
 
 
 class MoneyField(StringField):

@@ -33,6 +33,7 @@ from wtforms.validators import (
 )
 
 from portal.models import Category, Flag
+from portal.services import amounts
 from portal.services.card_import import LAYOUTS
 from portal.services.local_settings import EXCESS_WEEKS_RANGE, RETENTION_YEARS_RANGE
 
@@ -94,9 +95,6 @@ class WholeNumberField(IntegerField):
         self.data = int(text)
 
 
-HUNDREDTHS = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
-
-
 class HundredthsField(Field):
     """A number with up to 2 decimal places, kept as a whole number of hundredths: pounds to pence
     ("50.00" to 5000), or a percentage to basis points ("13.8" to 1380). No floats on the way."""
@@ -111,23 +109,20 @@ class HundredthsField(Field):
         self.data = None
         if not valuelist:
             return
-        text = valuelist[0].strip().removeprefix("£").removesuffix("%").strip()
-        if not text:
+        text = valuelist[0].strip()
+        if not text.removeprefix("£").removesuffix("%").strip():
             return
-        match = HUNDREDTHS.match(text)
-        if not match:
+        value = amounts.to_hundredths(text)
+        if value is None:
             raise ValueError(self.invalid_message)
-        whole, _, fraction = text.replace(",", "").partition(".")
-        if len(whole.lstrip("0")) > 7:
+        if value >= 10_000_000 * 100:
             raise ValueError("Enter an amount less than 10,000,000")
-        self.data = int(whole) * 100 + int((fraction + "00")[:2])
+        self.data = value
 
     def _value(self):
         if self.raw_data:
             return self.raw_data[0]
-        if self.data is None:
-            return ""
-        return f"{self.data // 100}.{self.data % 100:02d}"
+        return amounts.pence_as_text(self.data)
 
 
 # Card imports ----------------------------------------------------------------------------------
