@@ -391,10 +391,20 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
     return report
 
 
+def _one_of(column, values: list[str]):
+    """column IN (values). On PostgreSQL as = ANY(one array parameter): a batch's 5,000 ids would
+    otherwise make a 5,000-parameter statement to build and send for every query."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.literal(list(values), ARRAY(sa.String)))
+    return column.in_(values)
+
+
 def _known_ids(ids: list[str]) -> set[str]:
-    known = set(db.session.scalars(sa.select(LedgerEntry.external_id).where(LedgerEntry.external_id.in_(ids))))
-    known |= set(db.session.scalars(sa.select(EntryState.confirmed_external_id).where(EntryState.confirmed_external_id.in_(ids))))
-    known |= set(db.session.scalars(sa.select(UnmatchedCardRow.external_id).where(UnmatchedCardRow.external_id.in_(ids))))
+    known = set(db.session.scalars(sa.select(LedgerEntry.external_id).where(_one_of(LedgerEntry.external_id, ids))))
+    known |= set(db.session.scalars(sa.select(EntryState.confirmed_external_id).where(_one_of(EntryState.confirmed_external_id, ids))))
+    known |= set(db.session.scalars(sa.select(UnmatchedCardRow.external_id).where(_one_of(UnmatchedCardRow.external_id, ids))))
     return known
 
 
@@ -466,7 +476,7 @@ def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_i
         # by row on SQLite).
         id_of = dict(connection.execute(
             sa.select(entries_table.c.external_id, entries_table.c.id)
-            .where(entries_table.c.external_id.in_([row.external_id for row, *_ in new_entries]))
+            .where(_one_of(entries_table.c.external_id, [row.external_id for row, *_ in new_entries]))
         ).all())
         ids = [id_of[row.external_id] for row, *_ in new_entries]
         _bulk_insert(connection, EntryState.__table__, [
