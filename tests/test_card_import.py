@@ -1115,3 +1115,22 @@ def test_a_crash_after_the_rows_land_but_before_the_excess_checks_still_opens_th
     run_import(crashed, sample)
     with crashed.app.app_context():
         assert snapshot(with_reviews=True) == expected
+
+
+def test_a_200_mb_file_of_junk_gives_a_report_not_a_crash(portal, tmp_path):
+    """A huge file that is not a statement: rows are rejected with their line numbers; nothing is posted."""
+    path = tmp_path / "junk.csv"
+    header = ",".join(card_import.STANDARD.columns.values()).encode() + b"\n"
+    with open(path, "wb") as handle:
+        handle.write(header)
+        chunk = (b"x" * 1023 + b"\n") * 1024  # 1 MiB of junk lines
+        for _ in range(200):
+            handle.write(chunk)
+    assert path.stat().st_size > 200 * 1024 * 1024
+    report = run_import(portal, path)
+    assert report.file_error is None
+    assert report.rows_read == 200 * 1024 and report.posted == 0
+    assert report.rejected_count == report.rows_read
+    assert len(report.rejected) == card_import.REJECTIONS_KEPT, "reasons kept for the first rows only, the rest counted"
+    assert report.rejected[0][0] == 2, "line numbers count the header as line 1"
+    assert f"and {report.rows_read - card_import.REJECTIONS_KEPT:,} more rejected rows" in "\n".join(report.lines())

@@ -54,6 +54,8 @@ from portal.services.local_settings import council_settings
 
 MATCH_WINDOW = timedelta(days=5)
 BATCH_ROWS = 5000
+# A file of junk must not fill memory with reasons: keep the first ones, count the rest.
+REJECTIONS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ class Report:
     confirmed: int = 0
     duplicates: int = 0
     unknown_accounts: int = 0
+    # The first REJECTIONS_KEPT rejected rows with their reasons; rejected_count counts them all.
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejected_count: int = 0
     flagged: int = 0
     file_error: str | None = None
     import_id: int | None = None
@@ -127,9 +131,11 @@ class Report:
             f"Duplicates skipped: {self.duplicates}",
             f"Unknown card accounts (kept for review): {self.unknown_accounts}",
             f"Flagged for an explanation: {self.flagged}",
-            f"Rejected: {len(self.rejected)}",
+            f"Rejected: {self.rejected_count}",
         ]
         out += [f"  line {line}: {reason}" for line, reason in self.rejected]
+        if self.rejected_count > len(self.rejected):
+            out.append(f"  and {self.rejected_count - len(self.rejected):,} more rejected rows")
         return out
 
 
@@ -362,7 +368,9 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
             for item in read_rows(stream, layout):
                 report.rows_read += 1
                 if isinstance(item, tuple):
-                    report.rejected.append(item)
+                    report.rejected_count += 1
+                    if len(report.rejected) < REJECTIONS_KEPT:
+                        report.rejected.append(item)
                     continue
                 batch.append(item)
                 if len(batch) >= BATCH_ROWS:
@@ -381,12 +389,14 @@ def import_file(path: Path, layout: Layout = STANDARD, *, user_id: int | None = 
     except FileProblem as problem:
         db.session.rollback()
         report.file_error = str(problem)
-    for line, reason in report.rejected:
-        db.session.add(CardImportRejection(import_id=record.id, line_number=line, reason=reason[:300]))
+    if report.rejected:
+        db.session.execute(sa.insert(CardImportRejection), [
+            {"import_id": record.id, "line_number": line, "reason": reason[:300]} for line, reason in report.rejected
+        ])
     record = db.session.get(CardImport, record.id)
     record.rows_read, record.posted, record.confirmed = report.rows_read, report.posted, report.confirmed
     record.duplicates, record.unknown_accounts = report.duplicates, report.unknown_accounts
-    record.rejected, record.flagged, record.finished_at = len(report.rejected), report.flagged, utcnow()
+    record.rejected, record.flagged, record.finished_at = report.rejected_count, report.flagged, utcnow()
     db.session.commit()
     return report
 
