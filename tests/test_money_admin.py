@@ -35,7 +35,8 @@ from portal.services import budgets, local_settings
 from tests.conftest import csrf_token, get_page, post_form, sign_in
 from tests.helpers import person_id
 
-SAMPLE = Path("/work/shared/samples/card-statement-sample.csv")
+# shared/ sits beside the repository (as in CI); without it, the copy embedded in test_card_import.
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "card-statement-sample.csv"
 AMINA_CARD, GRACE_CARD, UNKNOWN_CARD = "NF-CARD-000101", "NF-CARD-000102", "NF-CARD-999999"
 MINIMUM_WAGE = "minimum_wage.21_and_over"
 
