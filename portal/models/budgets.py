@@ -2,6 +2,7 @@
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -151,6 +152,6 @@ class SupportLine(db.Model):
     category: Mapped[Category] = mapped_column(_enum(Category, 40))
     description: Mapped[str] = mapped_column(String(300))
     amount_per_4_weeks_pence: Mapped[int] = mapped_column(Integer)
-    hours_per_week: Mapped[float | None] = mapped_column(Numeric(6, 2))
+    hours_per_week: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
 
     plan: Mapped[SupportPlan] = relationship(back_populates="lines")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -149,7 +150,7 @@ class Line:
     category: Category
     description: str
     amount_per_4_weeks_pence: int
-    hours_per_week: float | None = None
+    hours_per_week: Decimal | None = None
 
 
 def create_plan(recipient_id: int, effective_from: date, outcomes: str, lines: list[Line], *, cash_allowed_reason: str = "",

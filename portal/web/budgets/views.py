@@ -12,6 +12,7 @@ refuses it now.
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import (
@@ -577,7 +578,7 @@ def _plan_clash(recipient: Recipient, day: date) -> str | None:
 def _create_plan(recipient: Recipient, answers: dict, user_id: int | None) -> SupportPlan:
     lines = [
         Line(category=Category(line["category"]), description=line["description"], amount_per_4_weeks_pence=line["amount"],
-             hours_per_week=float(line["hours"]) if line["hours"] else None)
+             hours_per_week=Decimal(line["hours"]) if line["hours"] else None)
         for line in answers["lines"]
     ]
     return budgets.create_plan(recipient.person_id, _day(answers["effective_from"]), answers["outcomes"], lines,
