@@ -46,6 +46,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests.benchmarks.common import BenchError, recreate_postgres_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DB = "portal_import_bench"
 TARGET_SECONDS_PER_MILLION = 60
@@ -74,8 +76,6 @@ MERCHANTS = [
 COUNCIL = {1: "NORTHFIELD CITY COUNCIL", 0: "EASTMOOR COUNTY COUNCIL"}
 
 
-class BenchError(Exception):
-    """The run could not be done, or the import's result was wrong; the message says why."""
 
 
 # The database --------------------------------------------------------------------------------
@@ -111,23 +111,8 @@ def create_database(folder: Path) -> Database:
     given = os.environ.get("DATABASE_URL", "").strip()
     if not given:
         return Database(url=f"sqlite:///{folder / 'import-bench.db'}", kind="sqlite")
-    if not given.startswith("postgresql"):
-        raise BenchError(f"DATABASE_URL must be a PostgreSQL URL (or unset for SQLite), not {given.split(':')[0]}:...")
-    parsed = make_url(given)
-    if parsed.database == BENCH_DB:
-        raise BenchError(f"DATABASE_URL must name another database than {BENCH_DB} (the benchmark drops and recreates that one)")
-    if parsed.host not in (None, "", "127.0.0.1", "localhost", "::1"):
-        raise BenchError(f"DATABASE_URL must point at a loopback server, not {parsed.host}")
-    admin = sa.create_engine(given, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DB}"')
-    except sa.exc.OperationalError as error:
-        raise BenchError(f"cannot reach PostgreSQL at DATABASE_URL: {error.orig}") from error
-    finally:
-        admin.dispose()
-    return Database(url=parsed.set(database=BENCH_DB).render_as_string(hide_password=False), kind="postgresql", admin_url=given)
+    url = recreate_postgres_database(given, BENCH_DB)
+    return Database(url=url, kind="postgresql", admin_url=given)
 
 
 def make_app(url: str):

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from portal.services.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+from tests.benchmarks.common import BenchError, recreate_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DB = "portal_bench"
@@ -53,8 +54,6 @@ COUNTED_TABLES = ("people", "recipients", "caseload_entries", "users", "audit_ev
 SERVER_TIMING = re.compile(r"(?:^|,)\s*app;dur=([0-9.]+)")
 
 
-class BenchError(Exception):
-    """The run could not be done; the message says why."""
 
 
 # The database --------------------------------------------------------------------------------
@@ -121,23 +120,7 @@ def create_database(temp_dir: Path) -> Database:
     given = os.environ.get("DATABASE_URL", "").strip()
     if not given:
         return Database(url=f"sqlite:///{temp_dir / 'bench.db'}", kind="sqlite", temp_dir=temp_dir)
-    if not given.startswith("postgresql"):
-        raise BenchError(f"DATABASE_URL must be a PostgreSQL URL (or unset for SQLite), not {given.split(':')[0]}:...")
-    parsed = make_url(given)
-    if parsed.database == BENCH_DB:
-        raise BenchError(f"DATABASE_URL must name another database than {BENCH_DB} (the benchmark drops and recreates that one)")
-    if parsed.host not in (None, "", "127.0.0.1", "localhost", "::1"):
-        raise BenchError(f"DATABASE_URL must point at a loopback server, not {parsed.host}")
-    admin = sa.create_engine(given, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DB}"')
-    except sa.exc.OperationalError as error:
-        raise BenchError(f"cannot reach PostgreSQL at DATABASE_URL: {error.orig}") from error
-    finally:
-        admin.dispose()
-    url = parsed.set(database=BENCH_DB).render_as_string(hide_password=False)
+    url = recreate_postgres_database(given, BENCH_DB)
     return Database(url=url, kind="postgresql", admin_url=given)
 
 
