@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := .make
-PG_PORT ?= 55432
+# Below the ephemeral range (32768-60999 on Linux), so no outgoing connection can be holding it.
+PG_PORT ?= 25432
 PG_DIR ?= /tmp/portal-pg-$(PG_PORT)
 PG_URL := postgresql+psycopg://postgres@127.0.0.1:$(PG_PORT)/postgres
 BENCH_RECIPIENTS ?= 20000
