@@ -24,6 +24,7 @@ from portal.models import (
     RepresentativeLevel,
     RepresentativeLink,
     Role,
+    Timesheet,
     User,
 )
 from portal.services.clock import london_today
@@ -176,6 +177,38 @@ def visible_employments(user: User) -> sa.Select:
         Employment.start_date <= today,
         sa.or_(Employment.end_date.is_(None), Employment.end_date >= today),
     )
+
+
+def visible_timesheets(user: User) -> sa.Select:
+    """Timesheets this user may see: a PA their own; the employer's side through the recipient scope;
+    DPSS staff with the payroll permission, every payroll-service employer of their organisation's."""
+    query = sa.select(Timesheet)
+    if not user or not user.is_authenticated:
+        return query.where(sa.false())
+    if user.role == Role.PA:
+        return query.where(Timesheet.pa_id == user.person_id)
+    if user.role == Role.ADMINISTRATOR:
+        return query.where(sa.false())
+    employers = visible_recipients(user).with_only_columns(Recipient.person_id)
+    condition = Timesheet.employer_id.in_(employers)
+    if user.role.is_dpss and user.payroll_permission:
+        condition = sa.or_(condition, Timesheet.employer_id.in_(payroll_employers(user)))
+    return query.where(condition)
+
+
+def payroll_employers(user: User) -> sa.Select:
+    """Recipient ids on the user's organisation's payroll service (empty without the permission)."""
+    query = sa.select(CaseloadEntry.recipient_id)
+    if not (user.role.is_dpss and user.payroll_permission):
+        return query.where(sa.false())
+    return query.where(CaseloadEntry.provider_id == user.organisation_id, CaseloadEntry.payroll.is_(True))
+
+
+def timesheet_or_404(timesheet_id: int) -> Timesheet:
+    timesheet = db.session.scalar(visible_timesheets(current_user).where(Timesheet.id == timesheet_id))
+    if timesheet is None:
+        abort(404)
+    return timesheet
 
 
 def capacity_caption(user: User, recipient: Recipient) -> str:

@@ -44,6 +44,8 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "true").lower() == "true"
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "no-reply@direct-payments.example")
+    # Links in emails and reminders start with this (requests build their own from the Host header).
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
     HSTS = False
     TRUST_PROXY_HOPS = int(os.environ.get("TRUST_PROXY_HOPS", "0"))
     TESTING = False

@@ -602,7 +602,7 @@ def test_admin_adds_a_minimum_wage_row_from_1_april_2027(app):
     assert "National Living Wage, age 21 and over from 1 April 2027 has been saved." in page.text
     table = page.soup.find("h2", string="National Living Wage, age 21 and over").find_next("table")
     rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
-    assert [r[:2] for r in rows] == [["1 April 2027", "£13.10 an hour"], ["1 April 2026", "£12.71 an hour"]]
+    assert [r[:2] for r in rows] == [["1 April 2027", "£13.10 an hour"], ["1 April 2026", "£12.71 an hour"], ["1 April 2025", "£12.21 an hour"]]
     assert rows[0][-1] == "Starts later" and rows[1][-1] == "In force"
 
 
@@ -636,11 +636,13 @@ def test_a_new_rate_with_its_own_key_and_a_percentage(app):
 )
 def test_bad_rates_get_govuk_errors_and_change_nothing(app, overrides, message):
     admin = signed_in(app, "admin@example.org")
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(NationalRate))
     page = parsed(post_form(admin, "/admin/rates/new", rate_form(**overrides)))
     assert page.status == 200 and page.soup.title.string.startswith("Error: ")
     assert message in error_messages(page)
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(NationalRate)) == 4
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(NationalRate)) == before
     assert audit_actions(app, "national_rate.added") == []
 
 
@@ -717,12 +719,13 @@ def test_only_the_administrator_may_open_the_money_settings(app, email):
     token = csrf_token(get_page(client, "/account").text)
     with app.app_context():
         rule_id = db.session.scalar(sa.select(CategoryRule.id).order_by(CategoryRule.id).limit(1))
+        rates_before = db.session.scalar(sa.select(sa.func.count()).select_from(NationalRate))
     for url in (f"/admin/councils/{council}/settings/new", "/admin/rates/new", "/admin/category-rules/new",
                 f"/admin/category-rules/{rule_id}/delete"):
         assert client.post(url, data={"csrf_token": token, **rate_form()}).status_code == 403, url
     with app.app_context():
         assert db.session.get(CategoryRule, rule_id) is not None
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(NationalRate)) == 4
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(NationalRate)) == rates_before
 
 
 def test_the_administrator_sees_every_money_settings_page(app):

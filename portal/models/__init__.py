@@ -16,6 +16,17 @@ from portal.models.budgets import (
 )
 from portal.models.card_imports import CardImport, CardImportRejection, CategoryRule, UnmatchedCardRow
 from portal.models.content import ContentPage
+from portal.models.employing import (
+    EmployerInsurance,
+    Employment,
+    HolidayMethod,
+    LeaveKind,
+    LeaveRecord,
+    PayPeriod,
+    PensionStatus,
+    Relationship,
+    StarterDeclaration,
+)
 from portal.models.evidence import Evidence
 from portal.models.ledger import (
     AccountBalance,
@@ -36,7 +47,6 @@ from portal.models.ledger import (
 from portal.models.organisations import District, Organisation, OrganisationKind
 from portal.models.people import (
     CaseloadEntry,
-    Employment,
     Person,
     Recipient,
     RepresentativeKind,
@@ -44,7 +54,19 @@ from portal.models.people import (
     RepresentativeLink,
     SupportReason,
 )
+from portal.models.notifications import Notification
 from portal.models.settings import CouncilSettings, NationalRate
+from portal.models.timesheets import (
+    ClaimKind,
+    PayrollCalendar,
+    RateType,
+    Shift,
+    Timesheet,
+    TimesheetClaim,
+    TimesheetDocument,
+    TimesheetSource,
+    TimesheetStatus,
+)
 
 __all__ = [
     "AccountBalance",
@@ -58,11 +80,13 @@ __all__ = [
     "CaseloadEntry",
     "Category",
     "CategoryRule",
+    "ClaimKind",
     "ContentPage",
     "CouncilSettings",
-    "DPAccount",
     "Delivery",
     "District",
+    "DPAccount",
+    "EmployerInsurance",
     "Employment",
     "EntryAnnotation",
     "EntryKind",
@@ -74,25 +98,41 @@ __all__ = [
     "ExpectedKind",
     "ExpectedStatus",
     "Flag",
+    "HolidayMethod",
+    "LeaveKind",
+    "LeaveRecord",
     "LedgerEntry",
     "NationalRate",
+    "Notification",
     "OneTimeToken",
     "Organisation",
     "OrganisationKind",
     "Payee",
     "PaymentConfirmation",
     "PaymentMethod",
+    "PayPeriod",
+    "PayrollCalendar",
+    "PensionStatus",
     "Person",
+    "RateType",
     "Recipient",
+    "Relationship",
     "RepresentativeKind",
     "RepresentativeLevel",
     "RepresentativeLink",
     "ReviewStatus",
     "Role",
+    "Shift",
     "SignInFailure",
+    "StarterDeclaration",
     "SupportLine",
     "SupportPlan",
     "SupportReason",
+    "Timesheet",
+    "TimesheetClaim",
+    "TimesheetDocument",
+    "TimesheetSource",
+    "TimesheetStatus",
     "UnmatchedCardRow",
     "User",
     "UserSession",

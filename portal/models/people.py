@@ -7,7 +7,7 @@ them: a link that has ended gives no access from that moment.
 import enum
 from datetime import date
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -131,25 +131,6 @@ class RepresentativeLink(db.Model):
 
     representative: Mapped[Person] = relationship(foreign_keys=[representative_id])
     recipient: Mapped[Recipient] = relationship()
-
-    def is_active_on(self, day: date) -> bool:
-        return self.start_date <= day and (self.end_date is None or self.end_date >= day)
-
-
-class Employment(db.Model):
-    """A PA's employment by a recipient: one row per PA, employer and spell of employment."""
-
-    __tablename__ = "employments"
-    __table_args__ = (UniqueConstraint("pa_id", "employer_id", "start_date"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    pa_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
-    employer_id: Mapped[int] = mapped_column(ForeignKey("recipients.person_id"), index=True)
-    start_date: Mapped[date] = mapped_column(Date)
-    end_date: Mapped[date | None] = mapped_column(Date)
-
-    pa: Mapped[Person] = relationship(foreign_keys=[pa_id])
-    employer: Mapped[Recipient] = relationship()
 
     def is_active_on(self, day: date) -> bool:
         return self.start_date <= day and (self.end_date is None or self.end_date >= day)

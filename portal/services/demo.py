@@ -348,6 +348,9 @@ def load_money(ids: dict[str, int], today: date | None = None) -> None:
     db.session.commit()
     # Receipts for the older spending; the newest few are still to add.
     attach_demo_receipts({"amina": 2, "grace": 1, "ellen": 1}, ids)
+    from portal.services.demo_employing import load_employing
+
+    load_employing(ids, today)
 
 
 # Scale money: a year of 4-weekly payments and about 40 card transactions per cycle per recipient --------
