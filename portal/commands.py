@@ -50,6 +50,17 @@ def register_commands(app: Flask) -> None:
         for line in report.skipped:
             click.echo(f"Skipped {line}")
 
+    @app.cli.command("send-reminders")
+    @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Send what is due on this day (YYYY-MM-DD; default: today in London).")
+    def send_reminders(today):
+        """Timesheet deadlines, late timesheets, insurance and employer duties. Safe to run again: nothing is sent twice."""
+        from portal.services import reminders
+        from portal.services.clock import london_today
+
+        report = reminders.run(today.date() if today else london_today(), current_app.config)
+        for line in report.lines():
+            click.echo(line)
+
     @app.cli.command("import-card-transactions")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--layout", type=click.Choice(sorted(card_import.LAYOUTS)), default="standard", help="A built-in file layout.")

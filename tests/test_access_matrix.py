@@ -18,7 +18,20 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import Budget, DPAccount, EntryState, Evidence, LedgerEntry, Organisation, Person, User
+from portal.models import (
+    Budget,
+    DPAccount,
+    Employment,
+    EntryState,
+    Evidence,
+    LedgerEntry,
+    Organisation,
+    Person,
+    Timesheet,
+    TimesheetDocument,
+    TimesheetStatus,
+    User,
+)
 from tests.conftest import csrf_token, sign_in
 
 EMAILS = {
@@ -129,6 +142,79 @@ POST /people/{tom}/plan/new                                    >/sign-in  403   
 GET  /people/{ellen}/plan/new                                  >/sign-in  403        403        403        403        403        403        403        403        404        403        404        403
 GET  /people/{tom}/plan/new/check                              >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
 POST /people/{tom}/plan/new/check                              >/sign-in  403        403        403        403        403        403        403        403        200        403        200        403
+# PAs (employment records and the employer's duties): read as /people/{id}; changed by the person,
+# manage-level representatives and their DPSS (council officers 403, view-level representatives 404).
+GET  /people/{amina}/pas                                       >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{grace}/pas                                       >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{sam}/pas                                         >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{tom}/pas                                         >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/pas                                       >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{amina}/pas/new                                   >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/pas/new                                   >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{grace}/pas/new                                   >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+GET  /people/{sam}/pas/new                                     >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{amina}/pas/{amina_sophie}                        >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{tom}/pas/{tom_leon}                              >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{amina}/pas/{tom_leon}                            >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+GET  /people/{amina}/pas/999999                                >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+GET  /people/{amina}/pas/{amina_sophie}/edit                   >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/pas/{amina_sophie}/edit                   >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{tom}/pas/{tom_leon}/edit                         >/sign-in  404        404        404        200        403        403        404        200        200        404        403        403
+GET  /people/{amina}/pas/{tom_leon}/edit                       >/sign-in  404        404        404        404        403        403        404        404        404        404        403        403
+GET  /people/{amina}/pas/{amina_sophie}/end                    >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/pas/{amina_sophie}/end                    >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{amina}/pas/{amina_sophie}/leave                  >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/pas/{amina_sophie}/leave                  >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{amina}/pas/{amina_sophie}/invite                 >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/pas/{amina_sophie}/invite                 >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{tom}/pas/{tom_leon}/invite                       >/sign-in  404        404        404        200        403        403        404        200        200        404        403        403
+GET  /people/{amina}/employer-insurance                        >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/employer-insurance                        >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{sam}/employer-insurance                          >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+# Timesheets. A PA sees only their own (another PA's is not found); the employer's side sees them
+# through the recipient scope (view-level representatives too); council officers read them. Shifts are
+# entered by the PA, or by the employer's side for a PA without an account (Sophie has one: 403 for
+# Amina and Kim). Approval: the employer (Amina), or the DPSS under a managed account (Kim and Lee for
+# Tom; Tom himself 403). Actions sent with no version change nothing: the stale form goes back to the page.
+GET  /timesheets                                               >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+POST /timesheets/start                                         >/sign-in  400        400        400        400        400        400        400        400        400        400        403        403
+GET  /people/{amina}/timesheets                                >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{tom}/timesheets                                  >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{sam}/timesheets                                  >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/timesheets                                >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{amina}/timesheets/paper                          >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{amina}/timesheets/paper                          >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{sam}/timesheets/paper                            >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+GET  /timesheets/{sophie_draft}                                >/sign-in  200        404        404        404        200        404        404        200        200        404        200        403
+GET  /timesheets/{tom_pending}                                 >/sign-in  404        404        404        200        404        404        404        200        200        404        200        403
+GET  /timesheets/{joan_paper}                                  >/sign-in  200        404        404        404        404        404        404        200        200        404        200        403
+POST /timesheets/{sophie_draft}/shifts                         >/sign-in  403        404        404        404        200        404        404        403        403        404        403        403
+POST /timesheets/{tom_pending}/shifts                          >/sign-in  404        404        404        >/timesheets/{tom_pending}  404  404  404  >/timesheets/{tom_pending}  >/timesheets/{tom_pending}  404  403  403
+POST /timesheets/{sophie_draft}/shifts/999999/remove           >/sign-in  403        404        404        404        >/timesheets/{sophie_draft}  404  404  403  403  404  403  403
+POST /timesheets/{sophie_draft}/claims                         >/sign-in  403        404        404        404        200        404        404        403        403        404        403        403
+POST /timesheets/{sophie_draft}/claims/999999/remove           >/sign-in  403        404        404        404        >/timesheets/{sophie_draft}  404  404  403  403  404  403  403
+POST /timesheets/{sophie_draft}/submit                         >/sign-in  403        404        404        404        >/timesheets/{sophie_draft}  404  404  403  403  404  403  403
+POST /timesheets/{tom_pending}/approve                         >/sign-in  404        404        404        403        403        403        404        >/timesheets/{tom_pending}  >/timesheets/{tom_pending}  404  403  403
+GET  /timesheets/{tom_pending}/send-back                       >/sign-in  404        404        404        403        403        403        404        200        200        404        403        403
+POST /timesheets/{tom_pending}/send-back                       >/sign-in  404        404        404        403        403        403        404        200        200        404        403        403
+POST /timesheets/{sophie_approved}/correct                     >/sign-in  403        404        404        404        >/timesheets/{sophie_approved}  404  404  403  403  404  403  403
+GET  /timesheets/{sophie_approved}/paid                        >/sign-in  200        404        404        404        403        403        404        403        403        404        403        403
+POST /timesheets/{sophie_approved}/paid                        >/sign-in  200        404        404        404        403        403        404        403        403        404        403        403
+GET  /timesheets/{sophie_approved}.pdf                         >/sign-in  200        404        404        404        200        404        404        200        200        404        200        403
+GET  /timesheets/{joan_paper}/documents/{joan_scan}            >/sign-in  200        404        404        404        404        404        404        200        200        404        200        403
+# Payroll: DPSS staff holding the payroll permission (Kim, Omar; Lee has none: 403), for their own
+# organisation's payroll employers (and the managed accounts in their own scope) only: another
+# provider's timesheet or scan is not found (404). The key-in POST sends no fields: nothing changes.
+GET  /payroll/timesheets                                       >/sign-in  403        403        403        403        403        403        403        200        403        200        403        403
+GET  /payroll/timesheets.csv                                   >/sign-in  403        403        403        403        403        403        403        200        403        200        403        403
+GET  /payroll/timesheets/{joan_paper}/key-in                   >/sign-in  403        403        403        403        403        403        403        200        403        404        403        403
+POST /payroll/timesheets/{joan_paper}/key-in                   >/sign-in  403        403        403        403        403        403        403        200        403        404        403        403
+GET  /payroll/timesheets/999999/key-in                         >/sign-in  403        403        403        403        403        403        403        404        403        404        403        403
+GET  /payroll/documents/{joan_scan}                            >/sign-in  403        403        403        403        403        403        403        200        403        404        403        403
+GET  /payroll/documents/999999                                 >/sign-in  403        403        403        403        403        403        403        404        403        404        403        403
+# Notifications: everyone signed in has their own (the administrator too).
+GET  /notifications                                            >/sign-in  200        200        200        200        200        200        200        200        200        200        200        200
+POST /notifications/read                                       >/sign-in  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications  >/notifications
 # Receipts: added by the person, a manage-level representative or their DPSS staff (not council officers);
 # read by anyone who may see the record. Spending is added by hand for bank-account direct payments.
 GET  /people/{amina}/transactions/{amina_missing}/receipt      >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
@@ -283,6 +369,23 @@ def demo_ids(app) -> dict[str, int]:
             return db.session.scalar(sa.select(Budget.id).where(Budget.recipient_id == person_id).order_by(Budget.id))
 
         northfield = db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Northfield City Council"))
+
+        def timesheet_of(pa: str, status: TimesheetStatus):
+            return db.session.scalar(sa.select(Timesheet.id).where(Timesheet.pa_id == people[pa], Timesheet.status == status)
+                                     .order_by(Timesheet.period_start.desc()).limit(1))
+
+        joan_paper = timesheet_of("Joan Price", TimesheetStatus.AWAITING_KEYING)
+        joan_scan = db.session.scalar(sa.select(TimesheetDocument.id).where(TimesheetDocument.timesheet_id == joan_paper))
+        sophie_draft = timesheet_of("Sophie Clarke", TimesheetStatus.DRAFT)
+
+        def employment_of(pa: str, employer: str):
+            return db.session.scalar(sa.select(Employment.id).where(
+                Employment.pa_id == people[pa], Employment.employer_id == people[employer]))
+
+        amina_sophie = employment_of("Sophie Clarke", "Amina Patel")
+        tom_leon = employment_of("Leon Baptiste", "Tom Hughes")
+        sophie_approved = timesheet_of("Sophie Clarke", TimesheetStatus.APPROVED)
+        tom_pending = timesheet_of("Leon Baptiste", TimesheetStatus.SUBMITTED)
         tom_budget, ellen_budget = budget_of(people["Tom Hughes"]), budget_of(people["Ellen Marsh"])
     return {
         "amina": people["Amina Patel"],
@@ -297,6 +400,13 @@ def demo_ids(app) -> dict[str, int]:
         "tom_budget": tom_budget,
         "ellen_budget": ellen_budget,
         "northfield": northfield,
+        "sophie_draft": sophie_draft,
+        "amina_sophie": amina_sophie,
+        "tom_leon": tom_leon,
+        "sophie_approved": sophie_approved,
+        "tom_pending": tom_pending,
+        "joan_paper": joan_paper,
+        "joan_scan": joan_scan,
     }
 
 
@@ -360,8 +470,8 @@ def test_cell(cell: Cell, module_app, browsers, ids):
 
     response = send(client, cell.persona, cell.method, path, cell.path)
 
-    got = outcome(response)
-    assert got == cell.expected, f"{cell} ({cell.method} {path}): expected {cell.expected}, got {got}"
+    got, expected = outcome(response), cell.expected.format(**ids)
+    assert got == expected, f"{cell} ({cell.method} {path}): expected {expected}, got {got}"
     if response.mimetype == "text/html" and cell.persona in MAY_SEE:  # error pages must not name people either
         leaked = hidden_names_on_page(cell.persona, response.text)
         assert not leaked, f"{cell}: page shows {leaked}, whom {cell.persona} must not see"

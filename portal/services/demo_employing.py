@@ -15,6 +15,7 @@ from portal.models import (
     HolidayMethod,
     LeaveKind,
     LeaveRecord,
+    Notification,
     Organisation,
     PayPeriod,
     PayrollCalendar,
@@ -26,7 +27,7 @@ from portal.models import (
     User,
 )
 from portal.services import timesheets
-from portal.services.clock import LONDON, london_today
+from portal.services.clock import LONDON, london_today, utcnow
 from portal.services.timesheets import KeyedTotals, ShiftInput
 
 # Sophie works four 5-hour days a week for Amina (40 hours a fortnight at £14.00: £560).
@@ -92,6 +93,8 @@ def load_employing(ids: dict[str, int], today: date | None = None) -> None:
     _sophie_year(sophie, sophie_user, amina_user, today)
     _joan_year(joan, kim, amina_user, today)
     _leon_weeks(leon, kim, today)
+    # The year of history made notifications as it went: they are old news, read and not to be emailed.
+    db.session.execute(sa.update(Notification).values(emailed=True, read_at=utcnow()))
     db.session.commit()
 
 

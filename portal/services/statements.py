@@ -501,10 +501,15 @@ def __getattr__(name: str):
 
 def statement_pdf(statement: Statement, html: str) -> bytes:
     """The statement's HTML (templates/statements/pdf.html) as PDF bytes, with the council as author."""
+    return html_pdf(html, author=statement.council_name, created=statement.made_on)
+
+
+def html_pdf(html: str, *, author: str, created: date) -> bytes:
+    """Any of the portal's printable pages as PDF bytes, fetching only the portal's own static files."""
     import weasyprint
 
     fetcher = __getattr__("restricted_fetcher")
     document = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
-    document.metadata.authors = [statement.council_name]
-    document.metadata.created = statement.made_on.isoformat()
+    document.metadata.authors = [author]
+    document.metadata.created = created.isoformat()
     return document.write_pdf()

@@ -93,7 +93,7 @@ def shift_instants(work_date: date, start: time, end: time, ends_next_day: bool)
             raise TimesheetError("A shift cannot be longer than 24 hours", "end_time")
         raise TimesheetError(
             "The finish time must be after the start time. If the shift went past midnight, "
-            "choose ‘Finished the next day’.", "end_time")
+            "tick ‘The shift finished the next day’.", "end_time")
     if ends_at - starts_at > timedelta(hours=24):
         raise TimesheetError("A shift cannot be longer than 24 hours", "end_time")
     return starts_at, ends_at
@@ -191,7 +191,8 @@ def hours_text(minutes: int) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''} {mins} minute{'s' if mins != 1 else ''}"
 
 
-def totals(ts: Timesheet) -> Totals:
+def totals(ts: Timesheet, holiday_share: int | None = None) -> Totals:
+    """What the timesheet comes to. holiday_share (basis points) saves a rates lookup per timesheet in batch work."""
     result = Totals()
     employment = ts.employment
     if ts.source == TimesheetSource.PAPER:
@@ -211,7 +212,7 @@ def totals(ts: Timesheet) -> Totals:
     if result.sleep_ins:
         result.pay[RateType.SLEEP_IN] = result.sleep_ins * (employment.sleep_in_pence or 0)
     if employment.holiday_method == HolidayMethod.ROLLED_UP:
-        share = rate_value("holiday.accrual", ts.period_end) or 1207
+        share = holiday_share or rate_value("holiday.accrual", ts.period_end) or 1207
         hourly_pay = sum(result.pay[k] for k in HOURLY)
         result.holiday_pence = round_half_up_div(hourly_pay * share, 10000)
     for claim in ts.claims:
@@ -419,18 +420,24 @@ def hours_in_period(employer_id: int, start: date, end: date, extra: Timesheet |
         .where(Timesheet.employer_id == employer_id, Shift.work_date.between(start, end), Timesheet.status.in_(counted),
                Shift.rate_type != RateType.SLEEP_IN, Timesheet.id.not_in(excluded) if excluded else sa.true())
     ) or 0
-    keyed = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Timesheet.keyed_day_minutes + Timesheet.keyed_night_minutes
-                                               + Timesheet.keyed_weekend_minutes), 0))
-        .where(Timesheet.employer_id == employer_id, Timesheet.period_start >= start, Timesheet.period_end <= end,
+    # Paper timesheets have totals, not days: count the share of each one's period inside these dates.
+    paper = db.session.execute(
+        sa.select(Timesheet.period_start, Timesheet.period_end,
+                  Timesheet.keyed_day_minutes + Timesheet.keyed_night_minutes + Timesheet.keyed_weekend_minutes)
+        .where(Timesheet.employer_id == employer_id, Timesheet.period_start <= end, Timesheet.period_end >= start,
                Timesheet.status.in_(counted), Timesheet.source == TimesheetSource.PAPER,
                Timesheet.id.not_in(excluded) if excluded else sa.true())
-    ) or 0
+    ).all()
     if extra is not None:
         minutes += sum(s.minutes for s in extra.shifts if start <= s.work_date <= end and s.rate_type != RateType.SLEEP_IN)
         if extra.source == TimesheetSource.PAPER:
-            minutes += extra.keyed_day_minutes + extra.keyed_night_minutes + extra.keyed_weekend_minutes
-    return minutes + keyed
+            paper.append((extra.period_start, extra.period_end,
+                          extra.keyed_day_minutes + extra.keyed_night_minutes + extra.keyed_weekend_minutes))
+    for first, last, keyed in paper:
+        days = (last - first).days + 1
+        inside = (min(last, end) - max(first, start)).days + 1
+        minutes += round_half_up_div(keyed * inside, days)
+    return minutes
 
 
 def _plan_hours(ts: Timesheet) -> Warning | None:
@@ -503,11 +510,14 @@ def may_approve(user: User, ts: Timesheet) -> bool:
 
 
 def may_edit(user: User, ts: Timesheet) -> bool:
+    """Whether the user may change this timesheet now (only a draft or one sent back changes)."""
+    return ts.is_editable and may_enter(user, ts)
+
+
+def may_enter(user: User, ts: Timesheet) -> bool:
     """The PA enters their own shifts; for a PA without an account, the employer's side does."""
     from portal.access import visible_recipients
 
-    if not ts.is_editable:
-        return False
     if user.role == Role.PA:
         return user.person_id == ts.pa_id
     if pa_user(ts) is not None:
@@ -719,6 +729,12 @@ def approve(ts: Timesheet, user: User, version: int) -> bool:
             account_id=account_id, kind=ExpectedKind.TIMESHEET, amount_pence=-owed, due_date=period.pay_date,
             key=f"timesheet:{ts.id}",
             description=("Correction to " if original else "") + f"PA timesheet {ts.period_start:%-d %b} to {ts.period_end:%-d %b %Y}"))
+    elif account_id is not None and owed < 0:
+        # A correction that lowers pay already paid: the overpayment is money due back into the account.
+        db.session.add(ExpectedItem(
+            account_id=account_id, kind=ExpectedKind.TIMESHEET, amount_pence=-owed, due_date=period.pay_date,
+            key=f"timesheet:{ts.id}",
+            description=f"Overpaid wages to recover, PA timesheet {ts.period_start:%-d %b} to {ts.period_end:%-d %b %Y}"))
     who = pa_user(ts)
     if who:
         notifications.notify([who], f"timesheet:{ts.id}:approved", f"{_title(ts)} was approved.", _link(ts))
@@ -872,8 +888,9 @@ def key_in(ts: Timesheet, user: User, keyed: KeyedTotals, version: int) -> None:
     """DPSS staff type in the totals of a paper timesheet left for them."""
     if ts.status != TimesheetStatus.AWAITING_KEYING:
         raise TimesheetError("This paper timesheet has already been keyed in")
-    _apply_keyed(ts, keyed)
-    _claim_version(ts, version)
+    with db.session.no_autoflush:  # a stale page must not flush the totals on its way to being refused
+        _apply_keyed(ts, keyed)
+        _claim_version(ts, version)
     ts.keyed_by_id = user.id
     ts.status = TimesheetStatus.SUBMITTED
     uploader = db.session.get(User, ts.submitted_by_id) if ts.submitted_by_id else None

@@ -8,8 +8,10 @@ from flask_wtf.csrf import CSRFError
 from govuk_frontend_wtf.main import WTFormsHelpers
 
 from portal.extensions import db, login_manager
+from portal.services import notifications as notification_service
 from portal.services import sessions
 from portal.services.clock import to_london
+from portal.services.timesheets import hours_text
 
 
 def init_app(app: Flask) -> None:
@@ -26,10 +28,15 @@ def init_app(app: Flask) -> None:
     from portal.web.money_admin.views import bp as money_admin_bp
     from portal.web.statements.views import bp as statements_bp
     from portal.web.status.views import bp as status_bp
+    from portal.web.employments.views import bp as employments_bp
+    from portal.web.timesheets.views import bp as timesheets_bp
+    from portal.web.payroll.views import bp as payroll_bp
+    from portal.web.notifications.views import bp as notifications_bp
 
     for blueprint in (
         public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp,
-        money_bp, evidence_bp, statements_bp, budgets_bp, money_admin_bp,
+        money_bp, evidence_bp, statements_bp, budgets_bp, money_admin_bp, employments_bp, timesheets_bp, payroll_bp,
+        notifications_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -69,10 +76,13 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["weeks_in_words"] = weeks_in_words
+    app.jinja_env.globals["unread_messages"] = lambda: notification_service.unread_count(current_user) if current_user.is_authenticated else 0
     app.jinja_env.filters["pounds"] = format_pounds
     app.jinja_env.filters["sentence"] = lambda text: text[:1].upper() + text[1:] if text else ""
     app.jinja_env.filters["long_date"] = format_date
     app.jinja_env.filters["date_time"] = format_date_time
+    app.jinja_env.filters["hours"] = lambda minutes: hours_text(int(minutes or 0))
+    app.jinja_env.filters["hours_a_week"] = lambda hours: f"{hours.normalize():f} hours a week"
 
     def _error(status: int, template: str):
         def handler(error):

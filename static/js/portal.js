@@ -12,7 +12,14 @@ document.body.addEventListener("htmx:configRequest", (event) => {
 });
 
 document.body.addEventListener("htmx:afterSwap", (event) => {
-  initAll({ scope: event.detail.target });
+  // A part of the page came back with errors: say so in the title too, as a full page would.
+  // (initAll starts the error summary, which moves focus to it.)
+  // An outerHTML swap replaces the target: look at what took its place.
+  const target = event.detail.target;
+  const scope = (target.id && document.getElementById(target.id)) || target;
+  const hasErrors = scope.querySelector(".govuk-error-summary") !== null;
+  document.title = (hasErrors ? "Error: " : "") + document.title.replace(/^Error: /, "");
+  initAll({ scope });
 });
 
 const timeout = document.getElementById("session-timeout");

@@ -4,6 +4,8 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from portal.access import CASE_VIEWERS, capacity_caption, may_manage, recipient_or_404, requires
+from portal.services import employments
+from portal.services.clock import london_today
 from portal.services.contacts import contacts_for
 
 bp = Blueprint("recipient", __name__, url_prefix="/people")
@@ -19,4 +21,5 @@ def overview(person_id: int):
         caption=capacity_caption(current_user, recipient),
         can_manage=may_manage(current_user, recipient),
         contacts=contacts_for(recipient),
+        duties=employments.duties_needing_attention(recipient.person_id, london_today()),
     )
