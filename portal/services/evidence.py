@@ -408,6 +408,7 @@ def add_manual_spend(account: DPAccount, entry_date: date, payee: str, category:
             source=EntrySource.MANUAL, payee=payee, description=description.strip(), category=category,
             support_line_id=support_line_id, flags=flags, user_id=user_id,
         )
+        ledger.settle_matching_expected(entry)
         posted.append(entry)
         return _record(entry.id, name, cleaned, user_id)
 

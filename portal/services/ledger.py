@@ -5,7 +5,7 @@ and the balance change land together or not at all.
 """
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -187,3 +187,25 @@ def money_owed(account_id: int) -> int:
         )
     )
     return -int(total)
+
+
+SETTLE_WINDOW_DAYS = 5  # the same window the card import matches in
+
+
+def settle_matching_expected(entry: LedgerEntry) -> ExpectedItem | None:
+    """Settle the open expected item this money movement pays (same account and amount, due within
+    5 days), the closest-dated first: a bank payment recorded by hand pays an approved timesheet as a
+    statement row would."""
+    low = entry.entry_date - timedelta(days=SETTLE_WINDOW_DAYS)
+    high = entry.entry_date + timedelta(days=SETTLE_WINDOW_DAYS)
+    candidates = db.session.scalars(
+        sa.select(ExpectedItem).where(
+            ExpectedItem.account_id == entry.account_id, ExpectedItem.status == ExpectedStatus.OPEN,
+            ExpectedItem.amount_pence == entry.amount_pence, ExpectedItem.due_date.between(low, high))
+    ).all()
+    if not candidates:
+        return None
+    item = min(candidates, key=lambda c: (abs((c.due_date - entry.entry_date).days), c.id))
+    item.status = ExpectedStatus.SETTLED
+    item.settled_by_id = entry.id
+    return item

@@ -16,6 +16,7 @@ from portal.models import (
     Employment,
     ExpectedItem,
     ExpectedStatus,
+    LedgerEntry,
     Person,
     Recipient,
     Role,
@@ -272,6 +273,13 @@ class TimesheetPage:
     @property
     def owed(self) -> bool:
         return self.expected is not None and self.expected.status == ExpectedStatus.OPEN
+
+    @property
+    def paid_from_account_on(self) -> date | None:
+        """The day a card or bank payment that settled it left the account (none: not paid that way)."""
+        if self.expected is None or self.expected.settled_by_id is None:
+            return None
+        return db.session.scalar(sa.select(LedgerEntry.entry_date).where(LedgerEntry.id == self.expected.settled_by_id))
 
 
 def timesheet_page(user: User, ts: Timesheet, today: date) -> TimesheetPage:
