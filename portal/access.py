@@ -204,6 +204,19 @@ def payroll_employers(user: User) -> sa.Select:
     return query.where(CaseloadEntry.provider_id == user.organisation_id, CaseloadEntry.payroll.is_(True))
 
 
+def payroll_work(user: User) -> sa.Select:
+    """Employers whose PAs' pay this user handles: the payroll-service employers of their organisation,
+    and the managed accounts they may see (the DPSS pays those PAs too). One scan of the caseload."""
+    query = sa.select(CaseloadEntry.recipient_id)
+    if not (user.role.is_dpss and user.payroll_permission):
+        return query.where(sa.false())
+    managed_seen = CaseloadEntry.managed_account.is_(True)
+    if user.role == Role.DPSS_CASEWORKER:  # as visible_recipients: a caseworker sees their own cases
+        managed_seen = sa.and_(managed_seen, CaseloadEntry.caseworker_id == user.id)
+    return query.where(CaseloadEntry.provider_id == user.organisation_id,
+                       sa.or_(CaseloadEntry.payroll.is_(True), managed_seen))
+
+
 def timesheet_or_404(timesheet_id: int) -> Timesheet:
     timesheet = db.session.scalar(visible_timesheets(current_user).where(Timesheet.id == timesheet_id))
     if timesheet is None:

@@ -1,4 +1,6 @@
-"""What the benchmarks share: a throwaway PostgreSQL database to measure in."""
+"""What the benchmarks share: a throwaway PostgreSQL database to measure in, and percentiles."""
+
+import math
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -27,3 +29,9 @@ def recreate_postgres_database(given: str, name: str) -> str:
     finally:
         admin.dispose()
     return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]

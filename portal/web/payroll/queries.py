@@ -1,7 +1,7 @@
 """What the payroll pages read: every employment due a timesheet in a period with its status, and the
 approved timesheets for the payroll export. A fixed number of queries whatever the caseload's size.
 
-Whose work: the payroll-service employers of the user's organisation (access.payroll_employers), and
+Whose work: the payroll-service employers of the user's organisation, and
 the managed accounts the user may already see (the DPSS pays those PAs too: Tom's Leon, paid by
 Brightpath, approved by Kim). Everything here is a subset of access.visible_timesheets.
 """
@@ -16,10 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from portal.access import payroll_employers, visible_recipients
+from portal.access import payroll_work
 from portal.extensions import db
 from portal.models import (
-    CaseloadEntry,
     Employment,
     PayPeriod,
     PayrollCalendar,
@@ -62,16 +61,8 @@ NOT_IN = (TimesheetStatus.DRAFT, TimesheetStatus.SENT_BACK)  # nothing submitted
 
 
 def scope(user: User, employer_column) -> sa.ColumnElement[bool]:
-    """The employers whose payroll work this user does (empty without the payroll permission): one list."""
-    if not (user.role.is_dpss and user.payroll_permission):
-        return sa.false()
-    seen = visible_recipients(user).with_only_columns(Recipient.person_id)
-    employers = sa.select(CaseloadEntry.recipient_id).where(
-        CaseloadEntry.recipient_id.in_(payroll_employers(user))
-        | (CaseloadEntry.provider_id == user.organisation_id) & CaseloadEntry.managed_account.is_(True)
-        & CaseloadEntry.recipient_id.in_(seen)
-    )
-    return employer_column.in_(employers)
+    """The employers whose payroll work this user does (empty without the payroll permission)."""
+    return employer_column.in_(payroll_work(user))
 
 
 def calendar_of(organisation_id: int | None) -> PayrollCalendar:
