@@ -171,6 +171,10 @@ GET  /people/{tom}/pas/{tom_leon}/invite                       >/sign-in  404   
 GET  /people/{amina}/employer-insurance                        >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
 POST /people/{amina}/employer-insurance                        >/sign-in  200        404        404        404        403        403        404        200        200        404        403        403
 GET  /people/{sam}/employer-insurance                          >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+# A PA's answer when an employer asks to link their records to the PA's account: only the PA asked
+# finds the request (the demo has none: 404 for PAs); nobody else may answer (403).
+GET  /employment-requests/999999                               >/sign-in  403        403        403        403        404        404        403        403        403        403        403        403
+POST /employment-requests/999999                               >/sign-in  403        403        403        403        404        404        403        403        403        403        403        403
 # Timesheets. A PA sees only their own (another PA's is not found); the employer's side sees them
 # through the recipient scope (view-level representatives too); council officers read them. Shifts are
 # entered by the PA, or by the employer's side for a PA without an account (Sophie has one: 403 for

@@ -8,6 +8,9 @@ the records; council officers (Rachel) and view-level representatives (David for
 from datetime import date, timedelta
 from decimal import Decimal
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 import sqlalchemy as sa
 
@@ -516,12 +519,12 @@ def test_inviting_a_pa_without_an_account_creates_a_pa_account_for_them(app):
         job = db.session.get(Employment, joan_job)
         outcome = employments.invite_pa(job, " Joan.Price@Example.org ", 7)
         db.session.commit()
-        assert not outcome.linked and outcome.token
+        assert not outcome.asked_to_confirm and outcome.token
         assert (outcome.user.email, outcome.user.role, outcome.user.person_id) == ("joan.price@example.org", Role.PA, job.pa_id)
         assert outcome.user.password_hash is None and job.pa.email == "joan.price@example.org"
 
 
-def test_inviting_with_an_existing_pa_accounts_email_links_this_employers_records_to_it(app):
+def test_inviting_with_an_existing_pa_accounts_email_asks_the_pa_and_links_only_when_they_say_yes(app):
     amina = person_id(app, "Amina", "Patel")
     jay = person_id(app, "Jay", "Singh")
     joan = person_id(app, "Joan", "Price")
@@ -532,12 +535,39 @@ def test_inviting_with_an_existing_pa_accounts_email_links_this_employers_record
         employments.end_employment(job, date(2024, 12, 31), "Break")
         second, _ = employments.record_employment(amina, terms(start_date=date(2025, 2, 1)), pa_id=joan)
         outcome = employments.invite_pa(second, "JAY.PA@example.org", 7)
+        again = employments.invite_pa(second, "jay.pa@example.org", 7)
         db.session.commit()
-        assert outcome.linked and outcome.user.email == "jay.pa@example.org"
-        assert sorted(e.id for e in outcome.moved) == sorted([joan_job, second.id])
+        assert outcome.asked_to_confirm and outcome.user.email == "jay.pa@example.org"
+        assert again.request.id == outcome.request.id, "asking twice is one request"
+        # Nothing moves until Jay answers.
+        assert {e.pa_id for e in db.session.scalars(sa.select(Employment).where(Employment.employer_id == amina))} == {
+            person_id(app, "Sophie", "Clarke"), joan}
+        jay_user = db.session.scalar(sa.select(User).where(User.email == "jay.pa@example.org"))
+        assert [r.id for r in employments.open_link_requests(jay_user)] == [outcome.request.id]
+        moved = employments.answer_link_request(outcome.request, jay_user, True)
+        db.session.commit()
+        assert sorted(e.id for e in moved) == sorted([joan_job, second.id])
         assert {e.pa_id for e in db.session.scalars(sa.select(Employment).where(Employment.employer_id == amina))} == {
             person_id(app, "Sophie", "Clarke"), jay}
+        assert employments.answer_link_request(outcome.request, jay_user, False) == [], "answering twice changes nothing"
+        db.session.commit()
+        assert db.session.get(Employment, joan_job).pa_id == jay
     assert count(app, User) == users, "no second account"
+
+
+def test_a_pa_who_says_no_keeps_their_account_as_it_was(app):
+    joan = person_id(app, "Joan", "Price")
+    joan_job = employment_of(app, "Joan", "Amina")
+    with app.app_context():
+        request = employments.invite_pa(db.session.get(Employment, joan_job), "jay.pa@example.org", 7).request
+        jay_user = db.session.scalar(sa.select(User).where(User.email == "jay.pa@example.org"))
+        sophie_user = db.session.scalar(sa.select(User).where(User.email == "sophie.pa@example.org"))
+        with pytest.raises(EmploymentError, match="for someone else"):
+            employments.answer_link_request(request, sophie_user, True)
+        assert employments.answer_link_request(request, jay_user, False) == []
+        db.session.commit()
+        assert db.session.get(Employment, joan_job).pa_id == joan
+        assert employments.open_link_requests(jay_user) == []
 
 
 @pytest.mark.parametrize("email", ["grace@example.org", "kim@brightpath.example", "david@example.org"])
@@ -545,7 +575,7 @@ def test_an_email_of_an_account_that_is_not_a_pas_is_refused(app, email):
     joan_job = employment_of(app, "Joan", "Amina")
     joan = person_id(app, "Joan", "Price")
     with app.app_context():
-        with pytest.raises(EmploymentError, match="not a PA's account"):
+        with pytest.raises(EmploymentError, match="cannot be used for a PA's account"):
             employments.invite_pa(db.session.get(Employment, joan_job), email, 7)
         db.session.rollback()
         assert db.session.get(Employment, joan_job).pa_id == joan
@@ -746,8 +776,9 @@ def test_inviting_a_pa_through_the_page_sends_a_set_password_link(app, client):
     assert "already has a portal account" in page.text and not page.soup.find("input", {"name": "email"})
 
 
-def test_linking_to_an_existing_pa_account_through_the_page_emails_the_pa(app, client):
+def test_linking_to_an_existing_pa_account_through_the_pages_needs_the_pas_yes(app, client):
     amina = person_id(app, "Amina", "Patel")
+    jay = person_id(app, "Jay", "Singh")
     joan_job = employment_of(app, "Joan", "Amina")
     sign_in(client, AMINA)
     sent = len(mail.OUTBOX)
@@ -755,10 +786,30 @@ def test_linking_to_an_existing_pa_account_through_the_page_emails_the_pa(app, c
     assert response.status_code == 302
     notice = mail.OUTBOX[-1]
     assert len(mail.OUTBOX) == sent + 1 and notice["To"] == "jay.pa@example.org"
-    assert "Amina Patel has linked" in notice.get_content()
+    assert "Amina Patel says you work for them" in notice.get_content()
+    assert "employment.link_requested" in audit_actions(app)
+    page = get_page(client, f"/people/{amina}/pas/{joan_job}")
+    assert "asked Joan Price to confirm" in page.soup.find(attrs={"data-pending-link": True}).get_text(" ", strip=True)
+    request_path = urlsplit(re.search(r"https?://\S+/employment-requests/\d+", notice.get_content()).group(0)).path
+
+    sophie = app.test_client()
+    sign_in(sophie, "sophie.pa@example.org")
+    assert sophie.get(request_path).status_code == 404, "only the PA asked may answer"
+    jay_client = app.test_client()
+    sign_in(jay_client, "jay.pa@example.org")
+    banner = get_page(jay_client, "/timesheets").soup.find(attrs={"data-link-request": True})
+    assert "Amina Patel says you work for them" in banner.get_text(" ", strip=True)
+    page = get_page(jay_client, request_path)
+    refused = post_form(jay_client, request_path, {})
+    assert refused.status_code == 200 and "Say whether you work for them" in refused.text
+    with app.app_context():
+        assert db.session.get(Employment, joan_job).pa_id != jay
+    response = post_form(jay_client, request_path, {"answer": "yes"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/timesheets")
+    with app.app_context():
+        assert db.session.get(Employment, joan_job).pa_id == jay
     assert "employment.linked" in audit_actions(app)
-    jay = sign_in(app.test_client(), "jay.pa@example.org")
-    assert jay.status_code == 302
+    assert jay_client.get(request_path).status_code == 404, "an answered request is gone"
 
 
 def test_a_non_pa_email_is_refused_on_the_page(app, client):
@@ -767,7 +818,7 @@ def test_a_non_pa_email_is_refused_on_the_page(app, client):
     sign_in(client, AMINA)
     users = count(app, User)
     response = post_form(client, f"/people/{amina}/pas/{joan_job}/invite", {"email": "tom@example.org"})
-    assert response.status_code == 200 and "not a PA&#39;s account" in response.text
+    assert response.status_code == 200 and "cannot be used for a PA&#39;s account" in response.text
     assert count(app, User) == users
 
 

@@ -19,6 +19,7 @@ from portal.models.content import ContentPage
 from portal.models.employing import (
     EmployerInsurance,
     Employment,
+    EmploymentLinkRequest,
     HolidayMethod,
     LeaveKind,
     LeaveRecord,
@@ -88,6 +89,7 @@ __all__ = [
     "DPAccount",
     "EmployerInsurance",
     "Employment",
+    "EmploymentLinkRequest",
     "EntryAnnotation",
     "EntryKind",
     "EntrySource",

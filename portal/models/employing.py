@@ -154,3 +154,23 @@ class LeaveRecord(db.Model):
     note: Mapped[str] = mapped_column(String(200), default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class EmploymentLinkRequest(db.Model):
+    """An employer asks a PA who already has an account to confirm they work for them.
+
+    Nothing moves to the PA's account until the PA says yes: an employer cannot attach their records
+    (or themselves) to someone's account just by knowing the email address.
+    """
+
+    __tablename__ = "employment_link_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employment_id: Mapped[int] = mapped_column(ForeignKey("employments.id"), index=True)
+    pa_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted: Mapped[bool | None] = mapped_column(Boolean)
+
+    employment: Mapped[Employment] = relationship()

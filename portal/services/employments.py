@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import (
+    EmploymentLinkRequest,
     EmployerInsurance,
     Employment,
     HolidayMethod,
@@ -31,8 +32,9 @@ from portal.models import (
     Timesheet,
     User,
 )
-from portal.services import accounts, local_settings, mail
-from portal.services.clock import london_today
+from portal.services import accounts, local_settings, mail, notifications
+from portal.services.timesheets import approvers as timesheet_approvers
+from portal.services.clock import london_today, utcnow
 
 MIN_COVER_PENCE = 500_000_000  # £5 million (Employers' Liability (Compulsory Insurance) Act 1969)
 MAX_COVER_PENCE = 2_000_000_000  # £20 million: an integer column of pence holds it with room to spare
@@ -743,23 +745,41 @@ def duties_needing_attention(employer_id: int, today: date | None = None) -> lis
 
 @dataclass
 class Invitation:
-    """What invite_pa did: a new PA account with a set-password token, or a link to an existing PA account."""
+    """What invite_pa did: a new PA account with a set-password token, or a request to an existing
+    PA account that the PA confirms (nothing is linked until they do)."""
 
     user: User
     token: str | None
-    moved: list[Employment]
+    request: EmploymentLinkRequest | None = None
 
     @property
-    def linked(self) -> bool:
-        return self.token is None
+    def asked_to_confirm(self) -> bool:
+        return self.request is not None
 
 
 def pa_account(person_id: int) -> User | None:
     return db.session.scalar(sa.select(User).where(User.person_id == person_id))
 
 
-def invite_pa(employment: Employment, email: str, days: int) -> Invitation:
-    """Give the PA a portal account, or link this employer's employments of them to their existing PA account."""
+def _spells_of(employment: Employment) -> list[Employment]:
+    """This employer's employments of the same PA record (every spell moves together)."""
+    return list(db.session.scalars(
+        sa.select(Employment).where(Employment.employer_id == employment.employer_id, Employment.pa_id == employment.pa_id)
+        .order_by(Employment.start_date)
+    ))
+
+
+def _check_no_overlap(moving: list[Employment], target: int) -> None:
+    for spell in moving:
+        other = _overlapping(spell.employer_id, target, spell.start_date, spell.end_date)
+        if other is not None and other.id not in {m.id for m in moving}:
+            raise EmploymentError(
+                f"The PA with that email address already has an employment here from {long_date(other.start_date)}, "
+                "at the same time as this one. Check it is the same person, and end one of the two records", "email")
+
+
+def invite_pa(employment: Employment, email: str, days: int, *, requested_by_id: int | None = None) -> Invitation:
+    """Give the PA a portal account, or ask the PA with that email's account to confirm they work here."""
     email = (email or "").strip().lower()
     if not email:
         raise EmploymentError("Enter the PA's email address", "email")
@@ -773,44 +793,80 @@ def invite_pa(employment: Employment, email: str, days: int) -> Invitation:
         candidate = accounts.Candidate(placeholder, Role.PA, "personal assistant")
         user, token = accounts.invite_person(candidate, email, days)
         placeholder.email = email
-        return Invitation(user, token, [employment])
+        return Invitation(user, token)
     if existing.role != Role.PA or existing.person_id is None:
-        raise EmploymentError("That email address belongs to an account that is not a PA's account. "
+        raise EmploymentError("That email address cannot be used for a PA's account. "
                               "Ask the PA for the email address they use as a PA, or for another one", "email")
     if existing.disabled_at is not None:
         raise EmploymentError("The PA account with that email address is switched off. "
                               "Ask the support service to look at it", "email")
-    target = existing.person_id
-    moving = list(db.session.scalars(
-        sa.select(Employment).where(Employment.employer_id == employment.employer_id, Employment.pa_id == placeholder.id)
-        .order_by(Employment.start_date)
-    ))
-    for spell in moving:
-        other = _overlapping(spell.employer_id, target, spell.start_date, spell.end_date)
-        if other is not None and other.id not in {m.id for m in moving}:
-            raise EmploymentError(
-                f"The PA with that email address already has an employment here from {long_date(other.start_date)}, "
-                "at the same time as this one. Check it is the same person, and end one of the two records", "email")
+    _check_no_overlap(_spells_of(employment), existing.person_id)
+    request = db.session.scalar(sa.select(EmploymentLinkRequest).where(
+        EmploymentLinkRequest.employment_id == employment.id, EmploymentLinkRequest.pa_user_id == existing.id,
+        EmploymentLinkRequest.answered_at.is_(None)))
+    if request is None:  # asking twice is one request
+        request = EmploymentLinkRequest(employment_id=employment.id, pa_user_id=existing.id, requested_by_id=requested_by_id)
+        db.session.add(request)
+        db.session.flush()
+    notifications.notify([existing], f"employment-link:{request.id}",
+                         f"{employment.employer.full_name} says you work for them as a personal assistant. "
+                         "Confirm it to see their timesheets here.", f"/employment-requests/{request.id}")
+    return Invitation(existing, None, request)
+
+
+def open_link_requests(user: User) -> list[EmploymentLinkRequest]:
+    return list(db.session.scalars(
+        sa.select(EmploymentLinkRequest).where(EmploymentLinkRequest.pa_user_id == user.id,
+                                               EmploymentLinkRequest.answered_at.is_(None))
+        .order_by(EmploymentLinkRequest.id)))
+
+
+def pending_link_request(employment: Employment) -> EmploymentLinkRequest | None:
+    return db.session.scalar(sa.select(EmploymentLinkRequest).where(
+        EmploymentLinkRequest.employment_id == employment.id, EmploymentLinkRequest.answered_at.is_(None))
+        .order_by(EmploymentLinkRequest.id.desc()).limit(1))
+
+
+def answer_link_request(request: EmploymentLinkRequest, user: User, accept: bool) -> list[Employment]:
+    """The PA says yes (this employer's records of them move to their account) or no. Answering twice changes nothing."""
+    if request.pa_user_id != user.id:
+        raise EmploymentError("This request is for someone else")
+    if request.answered_at is not None:
+        return []
+    request.answered_at = utcnow()
+    request.accepted = accept
+    employment = request.employment
+    employer_users = timesheet_approvers(employment.employer_id)
+    if not accept:
+        notifications.notify(employer_users, f"employment-link:{request.id}:declined",
+                             f"{user.display_name} says they do not work for you, so their account was not linked.",
+                             f"/people/{employment.employer_id}/pas/{employment.id}")
+        return []
+    moving = _spells_of(employment)
+    _check_no_overlap(moving, user.person_id)
     ids = [spell.id for spell in moving]
     for spell in moving:
-        spell.pa_id = target
+        spell.pa_id = user.person_id
     # Timesheets and shifts copy the PA from the employment: they follow it to the account's person.
-    db.session.execute(sa.update(Timesheet).where(Timesheet.employment_id.in_(ids)).values(pa_id=target))
+    db.session.execute(sa.update(Timesheet).where(Timesheet.employment_id.in_(ids)).values(pa_id=user.person_id))
     shifts = sa.select(Timesheet.id).where(Timesheet.employment_id.in_(ids))
-    db.session.execute(sa.update(Shift).where(Shift.timesheet_id.in_(shifts)).values(pa_id=target))
+    db.session.execute(sa.update(Shift).where(Shift.timesheet_id.in_(shifts)).values(pa_id=user.person_id))
     db.session.flush()
     for spell in moving:
         db.session.refresh(spell)
-    return Invitation(existing, None, moving)
+    notifications.notify(employer_users, f"employment-link:{request.id}:accepted",
+                         f"{user.display_name} confirmed they work for you. They can now enter their own timesheets.",
+                         f"/people/{employment.employer_id}/pas/{employment.id}")
+    return moving
 
 
 def send_link_notice(config: dict, user: User, employer_name: str, link: str) -> None:
-    """Tell a PA that an employer has linked their employment record to the PA's account."""
+    """Ask a PA who already has an account to confirm that they work for this employer."""
     mail.send(
         config,
         user.email,
-        "An employer has added you to the direct payments service",
-        f"Hello {user.display_name},\n\n{employer_name} has linked their record of employing you as a personal "
-        f"assistant to your account on the direct payments service. You can see it when you sign in:\n\n{link}\n\n"
-        "If you do not work for them, contact their direct payment support service.\n",
+        "Do you work for this employer?",
+        f"Hello {user.display_name},\n\n{employer_name} says you work for them as a personal assistant and "
+        f"has asked to add their records to your account on the direct payments service. Sign in to say "
+        f"whether that is right:\n\n{link}\n\nNothing is added to your account unless you confirm it.\n",
     )

@@ -11,7 +11,7 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import EmailField, RadioField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, StopValidation, ValidationError
 
 from portal.models import HolidayMethod, LeaveKind, PayPeriod, PensionStatus, Relationship, StarterDeclaration
 from portal.services import amounts
@@ -339,3 +339,10 @@ class InviteForm(FlaskForm):
                                          check_deliverability=False),
                                    Length(max=200, message="The email address must be 200 characters or fewer")])
     submit = SubmitField("Send the invitation", widget=GovSubmitInput())
+
+
+class LinkAnswerForm(FlaskForm):
+    answer = RadioField("Do you work for them as a personal assistant?", widget=RadiosWidget(),
+                        choices=[("yes", "Yes, I work for them"), ("no", "No, I do not work for them")],
+                        validators=[InputRequired(message="Say whether you work for them")])
+    submit = SubmitField("Send answer", widget=GovSubmitInput())

@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.access import CASE_VIEWERS, MONEY_EDITORS, capacity_caption, may_manage, recipient_or_404, requires
+from portal.access import CASE_VIEWERS, MONEY_EDITORS, PA, capacity_caption, may_manage, recipient_or_404, requires
 from portal.extensions import db
-from portal.models import Employment, LeaveKind, Recipient, RepresentativeLevel, Role
-from portal.services import accounts, employments
+from portal.models import Employment, EmploymentLinkRequest, LeaveKind, Recipient, RepresentativeLevel, Role
+from portal.services import accounts, employments, notifications
 from portal.services.clock import london_today
 from portal.services.employments import DutyState, EmploymentError
 from portal.web.employments.forms import (
+    LinkAnswerForm,
     NEW_DEFAULTS,
     EndForm,
     InsuranceForm,
@@ -126,6 +127,7 @@ def show(person_id: int, employment_id: int):
         warnings=employments.employment_warnings(employment, today),
         leave=employments.leave_records(employment), leave_days=employments.leave_days,
         has_account=_pa_user(employment) is not None, can_change=_can_change(recipient),
+        pending_link=employments.pending_link_request(employment),
     )
 
 
@@ -247,20 +249,20 @@ def invite(person_id: int, employment_id: int):
         days = current_app.config["INVITATION_DAYS"]
         name = employment.pa.full_name
         try:
-            outcome = employments.invite_pa(employment, form.email.data, days)
+            outcome = employments.invite_pa(employment, form.email.data, days, requested_by_id=current_user.id)
         except EmploymentError as error:
             db.session.rollback()
             _show_errors(form, error, "email")
         else:
-            action = "employment.linked" if outcome.linked else "invitation.sent"
+            action = "employment.link_requested" if outcome.asked_to_confirm else "invitation.sent"
             audit(action, record_type="user", record_id=outcome.user.id, acting_for_id=recipient.person_id,
-                  outcome=",".join(str(e.id) for e in outcome.moved))
+                  outcome=str(employment.id))
             db.session.commit()
-            if outcome.linked:
+            if outcome.asked_to_confirm:
                 employments.send_link_notice(current_app.config, outcome.user, recipient.full_name,
-                                             url_for("auth.sign_in", _external=True))
-                flash(f"{name}'s employment is now linked to their existing PA account. We have emailed them to "
-                      "let them know.", "success")
+                                             url_for(".link_request", request_id=outcome.request.id, _external=True))
+                flash(f"{name} already has a PA account. We have asked them to confirm that they work for "
+                      f"{recipient.full_name}; their account is linked when they do.", "success")
             else:
                 link = url_for("auth.set_password", token=outcome.token, _external=True)
                 accounts.send_invitation(current_app.config, outcome.user, link, days)
@@ -294,3 +296,48 @@ def insurance(person_id: int):
     return _page("employments/insurance.html", recipient, form=form,
                  policies=employments.insurance_policies(recipient.person_id),
                  duty=employments.insurance_duty(recipient.person_id, today), today=today)
+
+
+# The PA's answer when an employer asks to link their records to the PA's account ----------------------
+
+
+def _link_request_or_404(request_id: int) -> EmploymentLinkRequest:
+    """Only the PA the request was sent to finds it, and only while it waits for an answer."""
+    found = db.session.scalar(sa.select(EmploymentLinkRequest).where(
+        EmploymentLinkRequest.id == request_id, EmploymentLinkRequest.pa_user_id == current_user.id,
+        EmploymentLinkRequest.answered_at.is_(None)))
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/employment-requests/<int:request_id>")
+@requires(PA)
+def link_request(request_id: int):
+    found = _link_request_or_404(request_id)
+    return render_template("employments/link_request.html", request_row=found, employment=found.employment,
+                           form=LinkAnswerForm(formdata=None))
+
+
+@bp.route("/employment-requests/<int:request_id>", methods=["POST"])
+@requires(PA)
+def answer_link_request(request_id: int):
+    found = _link_request_or_404(request_id)
+    form = LinkAnswerForm()
+    if not form.validate_on_submit():
+        return render_template("employments/link_request.html", request_row=found, employment=found.employment, form=form)
+    accept = form.answer.data == "yes"
+    employer = found.employment.employer.full_name
+    try:
+        employments.answer_link_request(found, current_user, accept)
+    except EmploymentError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("timesheets.pa_index"))
+    audit("employment.linked" if accept else "employment.link_declined", record_type="employment",
+          record_id=found.employment_id, acting_for_id=found.employment.employer_id)
+    db.session.commit()
+    notifications.deliver_pending(current_app.config)
+    flash(f"You are now shown as working for {employer}." if accept else
+          f"Thank you. {employer}'s records have not been added to your account.", "success")
+    return redirect(url_for("timesheets.pa_index"))

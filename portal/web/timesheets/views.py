@@ -30,7 +30,7 @@ from portal.models import (
     TimesheetDocument,
     TimesheetStatus,
 )
-from portal.services import evidence, notifications, statements, timesheet_views, timesheets
+from portal.services import employments, evidence, notifications, statements, timesheet_views, timesheets
 from portal.services.clock import london_today
 from portal.services.evidence import UploadRefused
 from portal.services.timesheets import KeyedTotals, ShiftInput, TimesheetError
@@ -57,7 +57,8 @@ def _done() -> None:
 @requires(PA)
 def pa_index():
     overview = timesheet_views.pa_overview(current_user.person_id, london_today())
-    return render_template("timesheets/pa_index.html", overview=overview, start_form=StartForm())
+    return render_template("timesheets/pa_index.html", overview=overview, start_form=StartForm(),
+                           link_requests=employments.open_link_requests(current_user))
 
 
 @bp.route("/timesheets/start", methods=["POST"])
