@@ -301,23 +301,28 @@ def _field_error(form, refusal: TimesheetError) -> None:
         field.errors = list(field.errors) + [str(refusal)]
 
 
-@bp.route("/timesheets/<int:timesheet_id>/shifts/<int:shift_id>/remove", methods=["POST"])
-@requires(PA, *MONEY_EDITORS)
-def remove_shift(timesheet_id: int, shift_id: int):
+def _remove(timesheet_id: int, remove, item_id: int, action: str, message: str):
+    """Remove a shift or a claim from a timesheet the user may change, against the page's version."""
     ts = timesheet_or_404(timesheet_id)
     _editable(ts)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        timesheets.remove_shift(ts, shift_id, form.version_number())
+        remove(ts, item_id, form.version_number())
     except TimesheetError as refusal:
         db.session.rollback()
         flash(str(refusal), "error")
         return redirect(url_for("timesheets.show", timesheet_id=ts.id))
-    audit("timesheet.shift_removed", record_type="timesheet", record_id=ts.id, acting_for_id=ts.employer_id)
+    audit(action, record_type="timesheet", record_id=ts.id, acting_for_id=ts.employer_id)
     db.session.commit()
-    return _after_change(ts, "Shift removed.")
+    return _after_change(ts, message)
+
+
+@bp.route("/timesheets/<int:timesheet_id>/shifts/<int:shift_id>/remove", methods=["POST"])
+@requires(PA, *MONEY_EDITORS)
+def remove_shift(timesheet_id: int, shift_id: int):
+    return _remove(timesheet_id, timesheets.remove_shift, shift_id, "timesheet.shift_removed", "Shift removed.")
 
 
 @bp.route("/timesheets/<int:timesheet_id>/claims", methods=["POST"])
@@ -361,20 +366,7 @@ def add_claim(timesheet_id: int):
 @bp.route("/timesheets/<int:timesheet_id>/claims/<int:claim_id>/remove", methods=["POST"])
 @requires(PA, *MONEY_EDITORS)
 def remove_claim(timesheet_id: int, claim_id: int):
-    ts = timesheet_or_404(timesheet_id)
-    _editable(ts)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        timesheets.remove_claim(ts, claim_id, form.version_number())
-    except TimesheetError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-        return redirect(url_for("timesheets.show", timesheet_id=ts.id))
-    audit("timesheet.claim_removed", record_type="timesheet", record_id=ts.id, acting_for_id=ts.employer_id)
-    db.session.commit()
-    return _after_change(ts, "Claim removed.")
+    return _remove(timesheet_id, timesheets.remove_claim, claim_id, "timesheet.claim_removed", "Claim removed.")
 
 
 @bp.route("/timesheets/<int:timesheet_id>/submit", methods=["POST"])
