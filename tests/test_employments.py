@@ -789,7 +789,7 @@ def test_linking_to_an_existing_pa_account_through_the_pages_needs_the_pas_yes(a
     assert "Amina Patel says you work for them" in notice.get_content()
     assert "employment.link_requested" in audit_actions(app)
     page = get_page(client, f"/people/{amina}/pas/{joan_job}")
-    assert "asked Joan Price to confirm" in page.soup.find(attrs={"data-pending-link": True}).get_text(" ", strip=True)
+    assert "PA account Jay Singh to confirm" in page.soup.find(attrs={"data-pending-link": True}).get_text(" ", strip=True)
     request_path = urlsplit(re.search(r"https?://\S+/employment-requests/\d+", notice.get_content()).group(0)).path
 
     sophie = app.test_client()

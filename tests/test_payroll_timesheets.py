@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup
 
 from portal.extensions import db
 from portal.models import (
+    Notification,
     AuditEvent,
     CaseloadEntry,
     Employment,
@@ -162,6 +163,11 @@ def test_filters_work_without_javascript_and_with_htmx(money_app):
     assert fragment.status_code == 200 and "<html" not in fragment.text and "data-timesheets" in fragment.text
     assert "Joan Price" in fragment.text and "Sophie Clarke" not in fragment.text
     assert "HX-Request" in fragment.headers["Vary"]
+    # The week links outside the table come back too (out of band), keeping the filter just chosen.
+    week_nav = BeautifulSoup(fragment.text, "html.parser").find(id="week-nav")
+    assert week_nav is not None and week_nav["hx-swap-oob"] == "true"
+    assert all("status=paper" in link["href"] for link in week_nav.find_all("a"))
+    assert 'hx-swap-oob' not in get_page(client, f"/payroll/timesheets?on={on}&status=paper").text
     page = get_page(client, "/payroll/timesheets")
     form = page.soup.select_one("form[hx-get]")
     assert form["method"] == "get" and {i["name"] for i in form.select("[name]")} == {"on", "status", "q"}
@@ -281,6 +287,11 @@ def test_kim_keys_in_joans_paper_timesheet(money_app):
         assert ts.status == TimesheetStatus.APPROVED and ts.keyed_by_id == db.session.scalar(sa.select(User.id).where(User.email == KIM))
         assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "timesheet.keyed_in",
                                                              AuditEvent.record_id == str(paper.id))) is not None
+        # The employer is told what was typed in against her money, so she can query it.
+        amina = db.session.scalar(sa.select(User.id).where(User.email == "amina@example.org"))
+        told = db.session.scalar(sa.select(Notification.message).where(
+            Notification.user_id == amina, Notification.key == f"timesheet:{paper.id}:keyed"))
+        assert told and "typed in from the paper copy: 28 hours" in told
     # Done: the page now sends Kim back to the list.
     again = client.get(url)
     assert again.status_code == 302 and "/payroll/timesheets" in again.headers["Location"]
@@ -385,7 +396,7 @@ def test_export_has_the_approved_timesheets_whose_period_ends_in_the_range(money
             assert Decimal(row["Day hours"]) * 60 == figures.minutes.get(RateType.DAY, 0)
             assert row["Period end"] == ts.period_end.isoformat() and row["Approved by"]
     sophie = [r for r in rows if r["PA"] == "Sophie Clarke"]
-    assert sophie and all(r["Employer"] == "Amina Patel" and r["NI number"] == "QQ123456C" and r["Source"] == "online" for r in sophie)
+    assert sophie and all(r["Employer"] == "Amina Patel" and r["NI number"] == "JT123456C" and r["Source"] == "online" for r in sophie)
     assert {r["Source"] for r in rows if r["PA"] == "Joan Price"} == {"paper"}
     assert {r["PA"] for r in rows} <= {"Sophie Clarke", "Joan Price", "Leon Baptiste"}
 

@@ -174,3 +174,4 @@ class EmploymentLinkRequest(db.Model):
     accepted: Mapped[bool | None] = mapped_column(Boolean)
 
     employment: Mapped[Employment] = relationship()
+    pa_user: Mapped["User"] = relationship(foreign_keys=[pa_user_id])  # noqa: F821

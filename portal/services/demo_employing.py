@@ -58,13 +58,13 @@ def load_employing(ids: dict[str, int], today: date | None = None) -> None:
     sophie = _employment(ids["amina"], ids["sophie"])
     sophie.day_rate_pence, sophie.night_rate_pence, sophie.weekend_rate_pence = 1400, 1500, 1550
     sophie.sleep_in_pence, sophie.contracted_hours, sophie.pay_period = 9000, Decimal(20), PayPeriod.FORTNIGHTLY
-    sophie.pa_date_of_birth, sophie.ni_number, sophie.tax_code = date(1996, 5, 12), "QQ123456C", "1257L"
+    sophie.pa_date_of_birth, sophie.ni_number, sophie.tax_code = date(1996, 5, 12), "JT123456C", "1257L"
     sophie.holiday_method, sophie.pension_status = HolidayMethod.ACCRUED, PensionStatus.ENROLLED
     sophie.contract_issued_on, sophie.right_to_work_seen_on, sophie.pension_assessed_on = date(2024, 3, 25), date(2024, 3, 25), date(2024, 7, 1)
 
     joan = _employment(ids["amina"], ids["joan"])
     joan.day_rate_pence, joan.contracted_hours, joan.pay_period = 1275, Decimal(7), PayPeriod.FOUR_WEEKLY
-    joan.pa_date_of_birth, joan.ni_number, joan.tax_code = date(1968, 9, 2), "QQ654321A", "BR"
+    joan.pa_date_of_birth, joan.ni_number, joan.tax_code = date(1968, 9, 2), "JT654321A", "BR"
     joan.starter_declaration = StarterDeclaration.C
     joan.holiday_method, joan.pension_status = HolidayMethod.ROLLED_UP, PensionStatus.NOT_ELIGIBLE
     joan.contract_issued_on, joan.right_to_work_seen_on, joan.pension_assessed_on = date(2024, 3, 28), date(2024, 3, 28), date(2024, 7, 1)
@@ -72,9 +72,10 @@ def load_employing(ids: dict[str, int], today: date | None = None) -> None:
 
     leon = _employment(ids["tom"], ids["leon"])
     leon.day_rate_pence, leon.contracted_hours, leon.pay_period = 1300, Decimal("19.5"), PayPeriod.WEEKLY
-    leon.pa_date_of_birth, leon.ni_number, leon.tax_code = date(1990, 1, 20), "QQ112233B", "1257L"
+    leon.pa_date_of_birth, leon.ni_number, leon.tax_code = date(1990, 1, 20), "JT112233B", "1257L"
     leon.holiday_method, leon.pension_status = HolidayMethod.ACCRUED, PensionStatus.ENROLLED
     leon.contract_issued_on, leon.pension_assessed_on = date(2024, 3, 20), date(2024, 7, 1)
+    # NI numbers with a prefix HMRC gives out (QQ is only for examples, and the portal refuses it).
     # Leon's right-to-work check is not recorded: a duty for Brightpath to chase.
 
     db.session.add_all([

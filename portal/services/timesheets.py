@@ -896,6 +896,10 @@ def key_in(ts: Timesheet, user: User, keyed: KeyedTotals, version: int) -> None:
     uploader = db.session.get(User, ts.submitted_by_id) if ts.submitted_by_id else None
     if uploader is not None and may_approve(uploader, ts):
         approve(ts, uploader, ts.version)  # uploading it signed was the employer's approval
+        hours = hours_text(ts.keyed_day_minutes + ts.keyed_night_minutes + ts.keyed_weekend_minutes)
+        notifications.notify(approvers(ts.employer_id), f"timesheet:{ts.id}:keyed",
+                             f"{_title(ts)} was typed in from the paper copy: {hours}, {_pounds(ts.gross_pence or 0)} "
+                             "before tax. Tell the support service if that is not what the timesheet says.", _link(ts))
     elif may_approve(user, ts):
         approve(ts, user, ts.version)
     else:

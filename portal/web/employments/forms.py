@@ -153,8 +153,10 @@ class TermsForm(FlaskForm, TermsMixin):
                                 validators=[DataRequired("Select the workplace pension status")],
                                 description="Every employer must check whether a PA should be put into a workplace "
                                             "pension, from their first day")
-    pension_assessed_on = GovDateField("Date the PA was assessed for a pension (optional)", noun="date of the pension "
-                                       "assessment", optional=True)
+    pension_assessed_on = GovDateField("Date the PA was assessed for a pension", noun="date of the pension "
+                                       "assessment", optional=True,
+                                       description="Needed once they have been assessed (any status but ‘not yet "
+                                                   "assessed’). For example, 7 12 2026")
     relationship_to_employer = RadioField("Is the PA related to the person they work for?", widget=RadiosWidget(),
                                           choices=RELATIONSHIP_CHOICES,
                                           validators=[DataRequired("Select how the PA is related, or not related")])

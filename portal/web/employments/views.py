@@ -127,7 +127,8 @@ def show(person_id: int, employment_id: int):
         warnings=employments.employment_warnings(employment, today),
         leave=employments.leave_records(employment), leave_days=employments.leave_days,
         has_account=_pa_user(employment) is not None, can_change=_can_change(recipient),
-        pending_link=employments.pending_link_request(employment),
+        pending_link=(pending := employments.pending_link_request(employment)),
+        pending_link_account=pending.pa_user.display_name if pending else "",
     )
 
 
@@ -261,8 +262,9 @@ def invite(person_id: int, employment_id: int):
             if outcome.asked_to_confirm:
                 employments.send_link_notice(current_app.config, outcome.user, recipient.full_name,
                                              url_for(".link_request", request_id=outcome.request.id, _external=True))
-                flash(f"{name} already has a PA account. We have asked them to confirm that they work for "
-                      f"{recipient.full_name}; their account is linked when they do.", "success")
+                flash(f"That email address belongs to {outcome.user.display_name}'s PA account. We have asked them "
+                      f"to confirm that they are the PA you know as {name}; their account is linked when they do.",
+                      "success")
             else:
                 link = url_for("auth.set_password", token=outcome.token, _external=True)
                 accounts.send_invitation(current_app.config, outcome.user, link, days)

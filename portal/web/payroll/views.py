@@ -18,7 +18,7 @@ from portal.services import timesheets
 from portal.services.clock import london_today
 from portal.services.timesheets import KeyedTotals, StaleTimesheet, TimesheetError
 from portal.storage import Storage
-from portal.web.helpers import audit, render_page_or_block
+from portal.web.helpers import audit, is_htmx, render_page_or_block
 from portal.web.payroll import queries
 from portal.web.payroll.forms import KeyInForm, parse_day
 
@@ -50,7 +50,7 @@ def this_period():
     return render_page_or_block(
         "payroll/this_period.html", "results", view=view, filters=queries.FILTERS, status_kinds=queries.STATUS_KINDS,
         missing=queries.MISSING, previous_week=on - timedelta(days=7), next_week=on + timedelta(days=7),
-        export_from=export_to - timedelta(days=EXPORT_DEFAULT_DAYS - 1), export_to=export_to,
+        export_from=export_to - timedelta(days=EXPORT_DEFAULT_DAYS - 1), export_to=export_to, partial=is_htmx(),
     )
 
 
