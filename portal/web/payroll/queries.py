@@ -189,25 +189,27 @@ def this_period(user: User, on: date, today: date, status: str = "", q: str = ""
 
     tallies = {NOT_STARTED.slug: tally(T.id.is_(None)), MISSING.slug: tally(missing), "_shown": tally(shown)}
     tallies.update({kind.slug: tally(T.status == found) for found, kind in BY_STATUS.items()})
-    every = (
-        sa.select(
-            E.id.label("employment_id"), E.employer_id, E.pay_period, employer.given_name.label("employer_given"),
-            employer.family_name.label("employer_family"), pa.given_name.label("pa_given"), pa.family_name.label("pa_family"),
-            T.id.label("timesheet_id"), T.status, T.source, T.corrects_id, missing.label("missing"), shown.label("shown"),
-            *[column.label(f"n_{slug.replace('-', '_')}") for slug, column in tallies.items()],
-        )
-        .select_from(E).outerjoin(T, latest).join(pa, pa.id == E.pa_id).join(employer, employer.id == E.employer_id)
-        .where(scope(user, E.employer_id), active)
-        .subquery()
-    )
+    columns = sa.select(
+        E.id.label("employment_id"), E.employer_id, E.pa_id, E.pay_period, employer.given_name.label("employer_given"),
+        employer.family_name.label("employer_family"),
+        T.id.label("timesheet_id"), T.status, T.source, T.corrects_id, missing.label("missing"), shown.label("shown"),
+        *[column.label(f"n_{slug.replace('-', '_')}") for slug, column in tallies.items()],
+    ).select_from(E).outerjoin(T, latest).join(employer, employer.id == E.employer_id)
+    if q:  # PAs' names are needed for every row only to search them
+        columns = columns.join(pa, pa.id == E.pa_id)
+    every = columns.where(scope(user, E.employer_id), active).subquery()
     page = max(1, page)
     # Rows the filters leave out sort after the rest instead of being dropped, so even a filter that
-    # matches nothing returns a row to carry the counts.
+    # matches nothing returns a row to carry the counts. Within an employer, PAs come in the order
+    # they were taken on; their names are fetched for the page's rows only.
+    order = (every.c.shown.desc(), every.c.missing.desc(), every.c.employer_family, every.c.employer_given,
+             every.c.employer_id, every.c.employment_id)
+    on_page = sa.select(every).order_by(*order).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE).subquery()
     rows = db.session.execute(
-        sa.select(every)
-        .order_by(every.c.shown.desc(), every.c.missing.desc(), every.c.employer_family, every.c.employer_given,
-                  every.c.employer_id, every.c.pa_family, every.c.pa_given, every.c.employment_id)
-        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+        sa.select(on_page, pa.given_name.label("pa_given"), pa.family_name.label("pa_family"))
+        .join(pa, pa.id == on_page.c.pa_id)
+        .order_by(on_page.c.shown.desc(), on_page.c.missing.desc(), on_page.c.employer_family, on_page.c.employer_given,
+                  on_page.c.employer_id, on_page.c.employment_id)
     ).all()
     if rows:
         first = rows[0]._mapping
