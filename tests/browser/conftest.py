@@ -5,6 +5,7 @@ port, so workers never share authenticator codes, sign-in throttles or sessions.
 """
 
 import threading
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,15 +75,16 @@ class LiveServer:
         raise AssertionError(f"no unused authenticator code for {email}")
 
 
-@pytest.fixture(scope="session")
-def live_server(databases):
+@contextmanager
+def _served_demo(databases, name: str):
+    """A live server on a fresh copy of the demo with the personas' money and receipts (kept in the
+    run's temporary evidence folder), stopped and its database dropped afterwards."""
     import tests.conftest as shared
 
-    # The demo with the personas' money and receipts (kept in the run's temporary evidence folder).
     url = databases.create("money")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EVIDENCE_FOLDER": shared.EVIDENCE_FOLDER})
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
@@ -94,6 +96,19 @@ def live_server(databases):
             db.session.remove()
             db.engine.dispose()
         databases.drop(url)
+
+
+@pytest.fixture(scope="session")
+def live_server(databases):
+    with _served_demo(databases, "live-server") as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_live_server(databases):
+    """A server of the test's own, for journeys that change what other journeys would see."""
+    with _served_demo(databases, "fresh-live-server") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

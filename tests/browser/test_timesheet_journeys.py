@@ -10,18 +10,13 @@ they do not depend on their order, and they leave the shared server's demo as it
 import csv
 import io
 import re
-import threading
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from portal import create_app
-from portal.extensions import db
 from portal.services.clock import london_today
-from tests.browser.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -30,24 +25,9 @@ MONEY = re.compile(r"£([\d,]+\.\d\d)")
 
 
 @pytest.fixture
-def live_server(databases):
-    import tests.conftest as shared
-
-    url = databases.create("money")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EVIDENCE_FOLDER": shared.EVIDENCE_FOLDER})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="timesheet-live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        databases.drop(url)
+def live_server(fresh_live_server):
+    """Each journey here changes the demo's data, so each gets a server and database of its own."""
+    return fresh_live_server
 
 
 # Helpers ------------------------------------------------------------------------------------------

@@ -369,28 +369,33 @@ def remove_claim(timesheet_id: int, claim_id: int):
     return _remove(timesheet_id, timesheets.remove_claim, claim_id, "timesheet.claim_removed", "Claim removed.")
 
 
+def _move_along(ts: Timesheet, step, action: str, done: str, already: str):
+    """Submit or approve against the page's version: a repeat reports it was already done."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        changed = step(ts, current_user, form.version_number())
+    except TimesheetError as refusal:
+        db.session.rollback()
+        flash(str(refusal), "error")
+        return redirect(url_for("timesheets.show", timesheet_id=ts.id))
+    if changed:
+        audit(action, record_type="timesheet", record_id=ts.id, acting_for_id=ts.employer_id)
+        _done()
+    flash(done if changed else already, "success")
+    return redirect(url_for("timesheets.show", timesheet_id=ts.id))
+
+
 @bp.route("/timesheets/<int:timesheet_id>/submit", methods=["POST"])
 @requires(PA, *MONEY_EDITORS)
 def submit(timesheet_id: int):
     ts = timesheet_or_404(timesheet_id)
     if not (timesheets.may_edit(current_user, ts) or ts.status == TimesheetStatus.SUBMITTED):
         abort(403)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        changed = timesheets.submit(ts, current_user, form.version_number())
-    except TimesheetError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-        return redirect(url_for("timesheets.show", timesheet_id=ts.id))
-    if changed:
-        audit("timesheet.submitted", record_type="timesheet", record_id=ts.id, acting_for_id=ts.employer_id)
-        _done()
-        flash("Timesheet submitted. The employer has been told it is waiting for their approval.", "success")
-    else:
-        flash("This timesheet was already submitted. Nothing has changed.", "success")
-    return redirect(url_for("timesheets.show", timesheet_id=ts.id))
+    return _move_along(ts, timesheets.submit, "timesheet.submitted",
+                       "Timesheet submitted. The employer has been told it is waiting for their approval.",
+                       "This timesheet was already submitted. Nothing has changed.")
 
 
 def _approver(ts: Timesheet) -> None:
@@ -403,22 +408,9 @@ def _approver(ts: Timesheet) -> None:
 def approve(timesheet_id: int):
     ts = timesheet_or_404(timesheet_id)
     _approver(ts)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        changed = timesheets.approve(ts, current_user, form.version_number())
-    except TimesheetError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-        return redirect(url_for("timesheets.show", timesheet_id=ts.id))
-    if changed:
-        audit("timesheet.approved", record_type="timesheet", record_id=ts.id, acting_for_id=ts.employer_id)
-        _done()
-        flash("Timesheet approved. It is locked now, and the pay is in money owed until it is paid.", "success")
-    else:
-        flash("This timesheet was already approved. Nothing has changed.", "success")
-    return redirect(url_for("timesheets.show", timesheet_id=ts.id))
+    return _move_along(ts, timesheets.approve, "timesheet.approved",
+                       "Timesheet approved. It is locked now, and the pay is in money owed until it is paid.",
+                       "This timesheet was already approved. Nothing has changed.")
 
 
 @bp.route("/timesheets/<int:timesheet_id>/send-back", methods=["GET", "POST"])
