@@ -27,6 +27,7 @@ from portal.models import (
     Timesheet,
     User,
 )
+from portal.models.register import ContactRequest, PAProfile, Vacancy, VacancyStatus, VerificationRequest
 from portal.services.clock import london_today
 
 
@@ -264,3 +265,79 @@ def entry_or_404(recipient: Recipient, entry_id: int) -> LedgerEntry:
 MONEY_EDITORS = (RECIPIENT, REPRESENTATIVE, DPSS_STAFF)
 # Who manages budgets and plans.
 BUDGET_MANAGERS = (DPSS_MANAGER, COUNCIL_OFFICER)
+
+
+# The PA register -------------------------------------------------------------------------------
+
+# Who may search the register and see listed profiles (PAs browse vacancies instead).
+REGISTER_SEARCHERS = (RECIPIENT, REPRESENTATIVE, DPSS_STAFF, COUNCIL_OFFICER)
+# Who may post vacancies and contact PAs for a recipient (each only for recipients they may manage).
+RECRUITERS = (RECIPIENT, REPRESENTATIVE, DPSS_STAFF)
+
+
+def listed_profiles() -> sa.Select:
+    """Profiles anyone but their own PA may see: listed ones only. Every search, match and count
+    shown to others starts here, so hiding a profile takes it off every page at once."""
+    return sa.select(PAProfile).where(PAProfile.listed.is_(True))
+
+
+def listed_profile_or_404(profile_id: int) -> PAProfile:
+    profile = db.session.scalar(listed_profiles().where(PAProfile.id == profile_id))
+    if profile is None:
+        abort(404)
+    return profile
+
+
+def own_profile(user: User) -> PAProfile | None:
+    if user.role != Role.PA or user.person_id is None:
+        return None
+    return db.session.scalar(sa.select(PAProfile).where(PAProfile.person_id == user.person_id))
+
+
+def visible_vacancies(user: User) -> sa.Select:
+    """PAs: open vacancies still taking interest. Everyone else: vacancies of recipients they may see."""
+    query = sa.select(Vacancy)
+    if not user or not user.is_authenticated:
+        return query.where(sa.false())
+    if user.role == Role.PA:
+        return query.where(Vacancy.status == VacancyStatus.OPEN, Vacancy.closing_date >= london_today())
+    return query.where(Vacancy.recipient_id.in_(visible_recipients(user).with_only_columns(Recipient.person_id)))
+
+
+def vacancy_or_404(vacancy_id: int) -> Vacancy:
+    vacancy = db.session.scalar(visible_vacancies(current_user).where(Vacancy.id == vacancy_id))
+    if vacancy is None:
+        abort(404)
+    return vacancy
+
+
+def visible_contacts(user: User) -> sa.Select:
+    """Contact requests: a PA's own (to their profile); otherwise those for recipients the user may see."""
+    query = sa.select(ContactRequest)
+    if not user or not user.is_authenticated or user.role == Role.ADMINISTRATOR:
+        return query.where(sa.false())
+    if user.role == Role.PA:
+        return query.join(PAProfile, PAProfile.id == ContactRequest.profile_id).where(PAProfile.person_id == user.person_id)
+    return query.where(ContactRequest.recipient_id.in_(visible_recipients(user).with_only_columns(Recipient.person_id)))
+
+
+def contact_or_404(contact_id: int) -> ContactRequest:
+    contact = db.session.scalar(visible_contacts(current_user).where(ContactRequest.id == contact_id))
+    if contact is None:
+        abort(404)
+    return contact
+
+
+def verification_requests(user: User) -> sa.Select:
+    """Requests to verify a PA's check: only the DPSS the PA asked sees them (and the document)."""
+    query = sa.select(VerificationRequest)
+    if not user or not user.is_authenticated or not user.role.is_dpss:
+        return query.where(sa.false())
+    return query.where(VerificationRequest.provider_id == user.organisation_id)
+
+
+def verification_request_or_404(request_id: int) -> VerificationRequest:
+    request = db.session.scalar(verification_requests(current_user).where(VerificationRequest.id == request_id))
+    if request is None:
+        abort(404)
+    return request

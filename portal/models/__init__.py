@@ -56,6 +56,25 @@ from portal.models.people import (
     SupportReason,
 )
 from portal.models.notifications import Notification
+from portal.models.register import (
+    CheckKind,
+    ContactBlock,
+    ContactMessage,
+    ContactRequest,
+    ContactStatus,
+    DBSLevel,
+    Gender,
+    PAProfile,
+    ProfileActivity,
+    ProfileCheck,
+    ProfileDistrict,
+    ProfileView,
+    RegisterConcern,
+    Vacancy,
+    VacancyInterest,
+    VacancyStatus,
+    VerificationRequest,
+)
 from portal.models.settings import CouncilSettings, NationalRate
 from portal.models.timesheets import (
     ClaimKind,
@@ -70,6 +89,23 @@ from portal.models.timesheets import (
 )
 
 __all__ = [
+    "CheckKind",
+    "ContactBlock",
+    "ContactMessage",
+    "ContactRequest",
+    "ContactStatus",
+    "DBSLevel",
+    "Gender",
+    "PAProfile",
+    "ProfileActivity",
+    "ProfileCheck",
+    "ProfileDistrict",
+    "ProfileView",
+    "RegisterConcern",
+    "Vacancy",
+    "VacancyInterest",
+    "VacancyStatus",
+    "VerificationRequest",
     "AccountBalance",
     "AuditEvent",
     "Budget",

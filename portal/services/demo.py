@@ -151,10 +151,14 @@ def load_personas(time_cost: int = 3, memory_cost: int = 65536) -> dict[str, int
         db.session.add(Employment(pa_id=pa.id, employer_id=employer.id, start_date=SINCE))
     db.session.commit()
     content.ensure_default_pages()
-    return {
+    ids = {
         "amina": amina.id, "grace": grace.id, "david": david.id, "sam": sam.id, "tom": tom.id,
         "ellen": ellen.id, "sophie": sophie.id, "jay": jay.id, "joan": joan.id, "leon": leon.id,
     }
+    from portal.services.demo_register import load_register
+
+    load_register(ids)
+    return ids
 
 
 GIVEN = ["Alex", "Bernard", "Chloe", "Deepa", "Edward", "Fatima", "George", "Hannah", "Imran", "Julia",
