@@ -14,8 +14,10 @@ PYTEST_WORKERS ?= 2
 export PORTAL_ENV ?= development
 
 # Debian packages: WeasyPrint's libraries and fonts (run), Chromium and pdftotext (browser tests),
-# PostgreSQL (the production database, for the second test run).
-RUN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core
+# PostgreSQL (the production database, for the second test run). Tesseract reads register photos for
+# contact details (a photo that cannot be checked is refused).
+RUN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core \
+	tesseract-ocr tesseract-ocr-eng
 TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils
 PG_PACKAGES := postgresql
 

@@ -108,6 +108,7 @@ def test_scale_generator_is_deterministic_and_spread_over_councils(app):
     from portal.services import demo
 
     with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.max(Person.id)))
         demo.generate(40, seed=7)
         first = db.session.execute(sa.select(Person.given_name, Person.family_name).order_by(Person.id.desc()).limit(40)).all()
         councils = db.session.scalar(sa.select(sa.func.count(sa.distinct(Recipient.council_id))))
@@ -115,9 +116,10 @@ def test_scale_generator_is_deterministic_and_spread_over_councils(app):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseloadEntry)) == 45
     app2 = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
     with app2.app_context():
-        db.session.execute(sa.text("DELETE FROM caseload_entries WHERE recipient_id > 10"))
-        db.session.execute(sa.text("DELETE FROM recipients WHERE person_id > 10"))
-        db.session.execute(sa.text("DELETE FROM people WHERE id > 10"))
+        # Remove what the generator made (the demo's own people, register profiles included, stay).
+        db.session.execute(sa.text("DELETE FROM caseload_entries WHERE recipient_id > :before"), {"before": before})
+        db.session.execute(sa.text("DELETE FROM recipients WHERE person_id > :before"), {"before": before})
+        db.session.execute(sa.text("DELETE FROM people WHERE id > :before"), {"before": before})
         db.session.commit()
         demo.generate(40, seed=7)
         again = db.session.execute(sa.select(Person.given_name, Person.family_name).order_by(Person.id.desc()).limit(40)).all()

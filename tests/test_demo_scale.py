@@ -34,12 +34,12 @@ SCALE_COUNT = 200
 @pytest.fixture(scope="module")
 def scale_app(databases):
     """One database with the personas, their money and SCALE_COUNT generated recipients (read-only tests)."""
-    from portal.models import Recipient
+    from portal.models import Person
     from tests.conftest import _close_app, _make_app
 
     app, url = _make_app(databases, "money")
     with app.app_context():
-        first = db.session.scalar(sa.select(sa.func.max(Recipient.person_id))) + 1
+        first = db.session.scalar(sa.select(sa.func.max(Person.id))) + 1  # the generator's people come next
         demo.generate(SCALE_COUNT, seed=5, money=True)
         db.session.remove()
     yield app, first, first + SCALE_COUNT - 1

@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.models import District, Organisation, Person, User
 from portal.models.register import (
     CheckKind,
+    ContactRequest,
     DBSLevel,
     Gender,
     PAProfile,
@@ -132,6 +133,10 @@ def load_register(ids: dict[str, int], today: date | None = None) -> None:
     db.session.flush()
     db.session.add(VacancyInterest(vacancy_id=vacancy.id, profile_id=jay.id, created_at=now - timedelta(days=1),
                                    message="I live nearby and have supported my grandfather with dementia. Tuesday and Thursday mornings suit me."))
+    db.session.flush()
+    # Kim, recruiting for Sam on Brightpath's behalf, has asked Jay to get in touch: still waiting.
+    db.session.add(ContactRequest(profile_id=jay.id, recipient_id=ids["sam"], requested_by_id=kim.id, created_at=now - timedelta(hours=20),
+                                  message="Sam is 19 and looking for someone to go swimming and to college with him. Could you help?"))
     db.session.flush()
     generate_profiles(40, seed=5, districts=[f"NF{n}" for n in range(1, 10)] + [f"EM{n}" for n in range(1, 6)],
                       verifiers=[brightpath.id, harbour.id], today=today)

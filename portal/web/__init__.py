@@ -32,11 +32,15 @@ def init_app(app: Flask) -> None:
     from portal.web.timesheets.views import bp as timesheets_bp
     from portal.web.payroll.views import bp as payroll_bp
     from portal.web.notifications.views import bp as notifications_bp
+    from portal.web.register.views import bp as register_bp
+    from portal.web.find_pa.views import bp as find_pa_bp
+    from portal.web.pa_contacts.views import bp as pa_contacts_bp
+    from portal.web.vacancies.views import bp as vacancies_bp
 
     for blueprint in (
         public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp,
         money_bp, evidence_bp, statements_bp, budgets_bp, money_admin_bp, employments_bp, timesheets_bp, payroll_bp,
-        notifications_bp,
+        notifications_bp, register_bp, find_pa_bp, pa_contacts_bp, vacancies_bp,
     ):
         app.register_blueprint(blueprint)
 

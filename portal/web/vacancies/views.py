@@ -1,0 +1,5 @@
+"""Blueprint vacancies (pages land in the next commits)."""
+
+from flask import Blueprint
+
+bp = Blueprint("vacancies", __name__)
