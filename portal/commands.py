@@ -12,7 +12,9 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("demo-data")
     @click.option("--scale", type=int, default=0, help="Also add this many generated recipients (for benchmarks).")
     @click.option("--seed", type=int, default=2026, help="Seed for generated data (same seed, same data).")
-    def demo_data(scale: int, seed: int):
+    @click.option("--profiles", type=int, default=None,
+                  help="Register profiles to generate with --scale (default 3.5 per recipient: 70,000 for 20,000).")
+    def demo_data(scale: int, seed: int, profiles: int | None):
         """Create the demo organisations and personas of shared/personas.md (never in production)."""
         if current_app.config["ENV_NAME"] == "production":
             raise click.ClickException("Demo data is never loaded in production.")
@@ -25,6 +27,11 @@ def register_commands(app: Flask) -> None:
         if scale:
             made = demo.generate(scale, seed=seed, money=True)
             click.echo(f"Generated {made} recipients with a year of payments and card spending each.")
+            from portal.services.demo_register import generate_profiles
+
+            wanted = round(scale * 3.5) if profiles is None else profiles
+            listed = generate_profiles(wanted, seed=seed)
+            click.echo(f"Generated {listed} PA register profiles across the districts.")
 
     @app.cli.command("load-content")
     def load_content():

@@ -42,8 +42,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pa_profiles')),
     sa.UniqueConstraint('person_id', name=op.f('uq_pa_profiles_person_id'))
     )
-    with op.batch_alter_table('pa_profiles', schema=None) as batch_op:
-        batch_op.create_index('ix_pa_profiles_listed_active', ['listed', 'last_active_at'], unique=False)
 
     op.create_table('contact_blocks',
     sa.Column('profile_id', sa.Integer(), nullable=False),
@@ -273,8 +271,6 @@ def downgrade():
     op.drop_table('pa_profile_checks')
     op.drop_table('pa_profile_activity')
     op.drop_table('contact_blocks')
-    with op.batch_alter_table('pa_profiles', schema=None) as batch_op:
-        batch_op.drop_index('ix_pa_profiles_listed_active')
 
     op.drop_table('pa_profiles')
     # ### end Alembic commands ###
