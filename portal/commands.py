@@ -68,6 +68,20 @@ def register_commands(app: Flask) -> None:
         for line in report.lines():
             click.echo(line)
 
+    @app.cli.command("import-postcodes")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_postcodes(file: Path):
+        """Load postcode district centroids from the ONS Postcode Directory (CSV or its zip) for "within N miles"
+        search on the PA register. Importing again replaces them."""
+        from portal.services import postcodes
+
+        try:
+            report = postcodes.import_file(file)
+        except postcodes.PostcodeFileError as error:
+            raise click.ClickException(str(error)) from error
+        for line in report.lines():
+            click.echo(line)
+
     @app.cli.command("import-card-transactions")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--layout", type=click.Choice(sorted(card_import.LAYOUTS)), default="standard", help="A built-in file layout.")

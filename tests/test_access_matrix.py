@@ -32,6 +32,7 @@ from portal.models import (
     TimesheetStatus,
     User,
 )
+from portal.models.register import CheckKind, ContactRequest, PAProfile, ProfileCheck, Vacancy, VerificationRequest
 from tests.conftest import csrf_token, sign_in
 
 EMAILS = {
@@ -290,11 +291,66 @@ GET  /admin/content/no-such-page              >/sign-in  403        403        4
 POST /admin/users/999999/disable              >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
 POST /admin/users/999999/enable               >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
 POST /admin/users/999999/reset-authenticator  >/sign-in  403        403        403        403        403        403        403        403        403        403        403        404
+# The PA's own register profile and checks: PAs only (others 403), each their own (another PA's check: 404).
+GET  /register/profile                        >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+GET  /register/profile/edit                   >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+POST /register/profile/edit                   >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+POST /register/profile/listing                >/sign-in  403        403        403        403        >/register/profile  >/register/profile  403  403  403  403  403  403
+GET  /register/profile/delete                 >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+POST /register/profile/delete                 >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+GET  /register/profile/photo                  >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+POST /register/profile/photo                  >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+POST /register/profile/photo/remove           >/sign-in  403        403        403        403        >/register/profile  >/register/profile  403  403  403  403  403  403
+GET  /register/profile/photo/file             >/sign-in  403        403        403        403        404        404        403        403        403        403        403        403
+GET  /register/checks/new                     >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+POST /register/checks/new                     >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+GET  /register/checks/{jay_dbs}               >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
+GET  /register/checks/{sophie_dbs}            >/sign-in  403        403        403        403        200        404        403        403        403        403        403        403
+GET  /register/checks/999999                  >/sign-in  403        403        403        403        404        404        403        403        403        403        403        403
+POST /register/checks/{jay_dbs}/verification  >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
+POST /register/checks/{jay_dbs}/delete        >/sign-in  403        403        403        403        404        >/register/checks/{jay_dbs}  403  403  403  403  403  403
+GET  /register/checks/{jay_dbs}/document      >/sign-in  403        403        403        403        404        404        403        403        403        403        403        403
+# Verifying checks: DPSS staff only (others 403), and only the DPSS the PA asked (another DPSS: 404).
+GET  /register/verifications                  >/sign-in  403        403        403        403        403        403        403        200        200        200        403        403
+GET  /register/verifications/{jay_dbs_request}  >/sign-in  403      403        403        403        403        403        403        404        404        200        403        403
+GET  /register/verifications/{sophie_dbs_request}  >/sign-in  403   403        403        403        403        403        403        200        200        404        403        403
+GET  /register/verifications/999999           >/sign-in  403        403        403        403        403        403        403        404        404        404        403        403
+POST /register/verifications/{jay_dbs_request}  >/sign-in  403      403        403        403        403        403        403        404        404        200        403        403
+GET  /register/verifications/{jay_dbs_request}/document  >/sign-in  403  403   403        403        403        403        403        404        404        404        403        403
+GET  /register/invite                         >/sign-in  403        403        403        403        403        403        403        200        200        200        403        403
+POST /register/invite                         >/sign-in  403        403        403        403        403        403        403        200        200        200        403        403
+# Vacancies, the recipient's side: read as /people/{id}; posted and closed by the person, a manage-level
+# representative or their DPSS (council officers 403; a view-level representative 404, as David for Sam).
+# A vacancy is found only through its own recipient (Grace's under Amina's address: 404).
+GET  /people/{grace}/vacancies                                 >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{sam}/vacancies                                   >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/vacancies                                 >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{grace}/vacancies/new                             >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+POST /people/{grace}/vacancies/new                             >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+GET  /people/{sam}/vacancies/new                               >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+POST /people/{sam}/vacancies/new                               >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+GET  /people/{grace}/vacancies/{grace_vacancy}                 >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{amina}/vacancies/{grace_vacancy}                 >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+GET  /people/{grace}/vacancies/999999                          >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+POST /people/{grace}/vacancies/{grace_vacancy}/close           >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+POST /people/{sam}/vacancies/{grace_vacancy}/close             >/sign-in  404        404        404        404        403        403        404        404        404        404        403        403
+# Vacancies, the PA's side: PAs only (others 403); a PA sees open vacancies only (others' ids: 404).
+# Jay already expressed interest in Grace's vacancy (sent back to it); Sophie's message is refused.
+GET  /vacancies                                                >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+GET  /vacancies/{grace_vacancy}                                >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403
+GET  /vacancies/999999                                         >/sign-in  403        403        403        403        404        404        403        403        403        403        403        403
+POST /vacancies/{grace_vacancy}/interest                       >/sign-in  403        403        403        403        200        >/vacancies/{grace_vacancy}  403  403  403  403  403  403
+POST /vacancies/999999/interest                                >/sign-in  403        403        403        403        404        404        403        403        403        403        403        403
+# The council's register counts: council officers only, for their own council.
+GET  /register/council                                         >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
+GET  /register/council.csv                                     >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
 """
 
 # Form fields sent with a POST besides the CSRF token. Without an entry, a POST sends no fields:
 # the form fails validation and nothing changes.
 POST_DATA = {
+    # Sophie's interest would be recorded by an empty form: a phone number in the message is refused.
+    "/vacancies/{grace_vacancy}/interest": {"message": "Call me on 07700 900000"},
     # A documentation address (RFC 5737) that is not throttled: lifting it changes nothing.
     "/admin/throttles/lift": {"kind": "address", "value": "203.0.113.9"},
     # The form takes missing fields from the page itself (so an empty POST would save it unchanged):
@@ -391,6 +447,19 @@ def demo_ids(app) -> dict[str, int]:
         sophie_approved = timesheet_of("Sophie Clarke", TimesheetStatus.APPROVED)
         tom_pending = timesheet_of("Leon Baptiste", TimesheetStatus.SUBMITTED)
         tom_budget, ellen_budget = budget_of(people["Tom Hughes"]), budget_of(people["Ellen Marsh"])
+
+        def profile_of(name: str):
+            return db.session.scalar(sa.select(PAProfile.id).where(PAProfile.person_id == people[name]))
+
+        sophie_profile, jay_profile = profile_of("Sophie Clarke"), profile_of("Jay Singh")
+        grace_vacancy = db.session.scalar(sa.select(Vacancy.id).where(Vacancy.recipient_id == people["Grace Okafor"]))
+        jay_dbs = db.session.scalar(sa.select(ProfileCheck.id).where(ProfileCheck.profile_id == jay_profile,
+                                                                     ProfileCheck.kind == CheckKind.DBS))
+        sophie_dbs = db.session.scalar(sa.select(ProfileCheck.id).where(ProfileCheck.profile_id == sophie_profile,
+                                                                        ProfileCheck.kind == CheckKind.DBS))
+        jay_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == jay_dbs))
+        sophie_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == sophie_dbs))
+        sam_jay_contact = db.session.scalar(sa.select(ContactRequest.id).where(ContactRequest.recipient_id == people["Sam Okafor"]))
     return {
         "amina": people["Amina Patel"],
         "grace": people["Grace Okafor"],
@@ -411,6 +480,14 @@ def demo_ids(app) -> dict[str, int]:
         "tom_pending": tom_pending,
         "joan_paper": joan_paper,
         "joan_scan": joan_scan,
+        "sophie_profile": sophie_profile,
+        "jay_profile": jay_profile,
+        "grace_vacancy": grace_vacancy,
+        "jay_dbs": jay_dbs,
+        "sophie_dbs": sophie_dbs,
+        "jay_dbs_request": jay_dbs_request,
+        "sophie_dbs_request": sophie_dbs_request,
+        "sam_jay_contact": sam_jay_contact,
     }
 
 

@@ -56,6 +56,7 @@ from portal.models.people import (
     SupportReason,
 )
 from portal.models.notifications import Notification
+from portal.models.postcodes import DistrictCentroid
 from portal.models.register import (
     CheckKind,
     ContactBlock,
@@ -89,6 +90,7 @@ from portal.models.timesheets import (
 )
 
 __all__ = [
+    "DistrictCentroid",
     "CheckKind",
     "ContactBlock",
     "ContactMessage",

@@ -361,7 +361,7 @@ def request_verification(check: ProfileCheck, provider_id: int) -> VerificationR
         User.organisation_id == provider.id, User.role.in_((Role.DPSS_CASEWORKER, Role.DPSS_MANAGER)),
         User.disabled_at.is_(None))).all()
     notifications.notify(staff, f"register-check:{check.id}:asked:{request.id}:{request.requested_at:%Y%m%d%H%M%S}",
-                         f"A PA asked {provider.name} to verify their {CHECK_LABELS[check.kind.value].lower()}.",
+                         f"A PA asked {provider.name} to verify their {in_sentence(CHECK_LABELS[check.kind.value])}.",
                          f"/register/verifications/{request.id}")
     return request
 
@@ -389,11 +389,16 @@ def answer_verification(request: VerificationRequest, user: User, verified: bool
     refresh_verified_kinds(profile)
     pa_user = db.session.scalar(sa.select(User).where(User.person_id == profile.person_id))
     label = CHECK_LABELS[check.kind.value]
-    message = (f"{request.provider.name} verified your {label.lower()}." if verified
-               else f"{request.provider.name} could not verify your {label.lower()}" + (f": {note}" if note else "."))
+    message = (f"{request.provider.name} verified your {in_sentence(label)}." if verified
+               else f"{request.provider.name} could not verify your {in_sentence(label)}" + (f": {note}" if note else "."))
     notifications.notify([pa_user], f"register-check:{check.id}:answered:{request.id}:{int(now.timestamp())}", message,
                          "/register/profile")
     return True
+
+
+def in_sentence(label: str) -> str:
+    """'First aid' -> 'first aid' inside a sentence; 'DBS check' keeps its capitals."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
 
 class CheckState:
@@ -452,11 +457,14 @@ def lapse_and_remind(today: date) -> tuple[int, int]:
     """Daily: drop lapsed checks from profiles' verified bits, and remind PAs of checks expiring soon.
 
     Returns (profiles refreshed, reminders added). Each reminder is sent once per check and expiry date."""
+    # Profiles still counting a kind of check that has a lapsed verified check (however long ago the job
+    # last ran): each is recomputed from its checks, which keeps the bit only if another check is current.
+    still_counted = sa.or_(*(sa.and_(ProfileCheck.kind == kind, PAProfile.verified_kinds.op("&")(check_kind_bit(kind.value)) != 0)
+                             for kind in CheckKind))
     lapsed_profiles = db.session.scalars(
-        sa.select(PAProfile).where(PAProfile.id.in_(
-            sa.select(ProfileCheck.profile_id).where(ProfileCheck.verified_by_id.is_not(None), ProfileCheck.expires_on < today,
-                                                     ProfileCheck.expires_on >= today - timedelta(days=7))))
-        .where(PAProfile.verified_kinds != 0)
+        sa.select(PAProfile).where(PAProfile.verified_kinds != 0, sa.exists().where(
+            ProfileCheck.profile_id == PAProfile.id, ProfileCheck.verified_by_id.is_not(None),
+            ProfileCheck.expires_on < today, still_counted))
     ).all()
     for profile in lapsed_profiles:
         refresh_verified_kinds(profile, today)
@@ -471,9 +479,58 @@ def lapse_and_remind(today: date) -> tuple[int, int]:
         expires = f"{check.expires_on.day} {check.expires_on:%B %Y}"
         added += notifications.notify(
             [user], f"register-check:{check.id}:expires:{check.expires_on.isoformat()}",
-            f"Your {label.lower()} expires on {expires}. Add the new one to your profile so it stays verified.",
+            f"Your {in_sentence(label)} expires on {expires}. Add the new one to your profile so it stays verified.",
             "/register/profile")
     return len(lapsed_profiles), added
+
+
+# Inviting a PA who has no account yet ----------------------------------------------------------------
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def invite_pa_to_register(given_name: str, family_name: str, email: str, days: int) -> tuple[User, str]:
+    """A DPSS asks a PA with no account to join the register: a Person, a PA account with no password yet,
+    and a single-use link to set one (the caller sends it). The profile itself is the PA's to create.
+    Caller commits."""
+    from portal.services import accounts
+
+    given, family, email = (given_name or "").strip(), (family_name or "").strip(), (email or "").strip().lower()
+    problems = []
+    if not given:
+        problems.append(("given_name", "Enter the PA's first name"))
+    elif len(given) > 100:
+        problems.append(("given_name", "The first name must be 100 characters or fewer"))
+    if not family:
+        problems.append(("family_name", "Enter the PA's last name"))
+    elif len(family) > 100:
+        problems.append(("family_name", "The last name must be 100 characters or fewer"))
+    if not email:
+        problems.append(("email", "Enter the PA's email address"))
+    elif len(email) > 200 or not EMAIL.match(email):
+        problems.append(("email", "Enter an email address in the correct format, like name@example.com"))
+    elif accounts.email_in_use(email):
+        problems.append(("email", "There is already an account with that email address. If it is the PA's own, "
+                                  "they can sign in and create their profile from ‘Your profile’"))
+    if problems:
+        raise RegisterError(problems)
+    person = Person(given_name=given, family_name=family, email=email)
+    db.session.add(person)
+    db.session.flush()
+    return accounts.invite_person(accounts.Candidate(person, Role.PA, "personal assistant"), email, days)
+
+
+def send_register_invitation(config: dict, user: User, link: str, days: int, organisation: str) -> None:
+    from portal.services import mail
+
+    mail.send(
+        config, user.email, "Join the register of personal assistants",
+        f"Hello {user.display_name},\n\n{organisation} has invited you to the direct payments service, where "
+        "personal assistants can put a profile on the register so that people looking for a PA can find them. "
+        "Your profile is only shown to others when you choose to list it, and your full name and contact details "
+        "only when you accept a request to get in touch.\n\n"
+        f"Use this link to set your password. It works once, for {days} days:\n\n{link}\n",
+    )
 
 
 def check_label(check: ProfileCheck) -> str:
@@ -486,7 +543,7 @@ def check_label(check: ProfileCheck) -> str:
 __all__ = [
     "CHECK_ORDER", "Activity", "CheckInput", "CheckState", "ProfileInput", "RegisterError", "activity", "add_check",
     "answer_verification", "check_label", "check_state", "delete_check", "delete_profile", "dpss_providers",
-    "lapse_and_remind", "parse_districts", "profile_of", "record_contact", "record_view", "refresh_verified_kinds",
-    "remove_photo", "request_verification", "save_profile", "set_listed", "set_photo", "touch", "verifiers",
-    "views_today",
+    "invite_pa_to_register", "lapse_and_remind", "parse_districts", "profile_of", "record_contact", "record_view",
+    "refresh_verified_kinds", "remove_photo", "request_verification", "save_profile", "send_register_invitation",
+    "set_listed", "set_photo", "touch", "verifiers", "views_today",
 ]

@@ -8,7 +8,6 @@ chose to be listed, not of the people they support.
 
 import csv
 import io
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from statistics import median
@@ -19,7 +18,7 @@ from portal.access import listed_profiles
 from portal.extensions import db
 from portal.models import District, Employment, Organisation
 from portal.models.register import PAProfile, ProfileDistrict, Vacancy, VacancyStatus
-from portal.services.clock import london_today
+from portal.services.clock import london_today, to_london
 from portal.services.register_options import CHECK_LABELS, CHECK_ORDER, SUPPORT
 
 
@@ -53,38 +52,40 @@ class CouncilCounts:
         return rows
 
 
+def _having(column, bit: int):
+    """How many rows have this bit set."""
+    return sa.func.coalesce(sa.func.sum(sa.case((column.op("&")(bit) != 0, 1), else_=0)), 0)
+
+
 def council_counts(council: Organisation, today: date | None = None) -> CouncilCounts:
     today = today or london_today()
     codes = list(db.session.scalars(sa.select(District.code).where(District.council_id == council.id).order_by(District.code)))
     counts = CouncilCounts(council, codes)
     if not codes:
         return counts
-    in_area = listed_profiles().where(PAProfile.id.in_(
-        sa.select(ProfileDistrict.profile_id).where(ProfileDistrict.district_code.in_(codes))))
+    area_ids = sa.select(ProfileDistrict.profile_id).where(ProfileDistrict.district_code.in_(codes))
+    in_area = listed_profiles().where(PAProfile.id.in_(area_ids)).subquery()
     by_district = dict(db.session.execute(
         sa.select(ProfileDistrict.district_code, sa.func.count())
         .join(PAProfile, PAProfile.id == ProfileDistrict.profile_id)
         .where(PAProfile.listed.is_(True), ProfileDistrict.district_code.in_(codes))
         .group_by(ProfileDistrict.district_code)).all())
     counts.by_district = {code: by_district.get(code, 0) for code in codes}
-    # One pass over the area's listed profiles (thousands at most for a council) for the mask counts.
-    rows = db.session.execute(in_area.with_only_columns(
-        PAProfile.id, PAProfile.person_id, PAProfile.support_offered, PAProfile.verified_kinds, PAProfile.hours_wanted)).all()
-    counts.listed_total = len(rows)
-    support, verified = Counter(), Counter()
-    for row in rows:
-        for index, (key, _) in enumerate(SUPPORT):
-            if row.support_offered & (1 << index):
-                support[key] += 1
-        for index, kind in enumerate(CHECK_ORDER):
-            if row.verified_kinds & (1 << index):
-                verified[kind] += 1
-        if row.verified_kinds:
-            counts.any_verified += 1
+    # Every mask count in one pass in the database (a CASE per bit), so a council with tens of
+    # thousands of listed PAs sends back one row, not one per PA.
+    support_columns = [_having(in_area.c.support_offered, 1 << index).label(f"s{index}") for index in range(len(SUPPORT))]
+    check_columns = [_having(in_area.c.verified_kinds, 1 << index).label(f"c{index}") for index in range(len(CHECK_ORDER))]
+    row = db.session.execute(sa.select(
+        sa.func.count().label("total"),
+        sa.func.coalesce(sa.func.sum(sa.case((in_area.c.verified_kinds != 0, 1), else_=0)), 0).label("any_verified"),
+        *support_columns, *check_columns,
+    ).select_from(in_area)).one()
+    counts.listed_total = int(row.total)
+    counts.any_verified = int(row.any_verified)
     counts.none_verified = counts.listed_total - counts.any_verified
-    counts.by_support = {label: support[key] for key, label in SUPPORT}
-    counts.by_verification = {CHECK_LABELS[kind]: verified[kind] for kind in CHECK_ORDER}
-    counts.wanting_more_hours = _wanting_more_hours(rows, today)
+    counts.by_support = {label: int(row._mapping[f"s{index}"]) for index, (_, label) in enumerate(SUPPORT)}
+    counts.by_verification = {CHECK_LABELS[kind]: int(row._mapping[f"c{index}"]) for index, kind in enumerate(CHECK_ORDER)}
+    counts.wanting_more_hours = _wanting_more_hours(in_area, today)
     vacancies = db.session.execute(
         sa.select(Vacancy.status, Vacancy.created_at, Vacancy.filled_on, Vacancy.closing_date)
         .where(Vacancy.district_code.in_(codes))).all()
@@ -95,22 +96,25 @@ def council_counts(council: Organisation, today: date | None = None) -> CouncilC
         elif status == VacancyStatus.FILLED:
             counts.vacancies_filled += 1
             if filled_on:
-                days_to_fill.append((filled_on - created.date()).days)
+                # Both days as London dates (filled_on is one; created_at is stored in UTC).
+                days_to_fill.append((filled_on - to_london(created).date()).days)
     counts.median_days_to_fill = median(days_to_fill) if days_to_fill else None
     return counts
 
 
-def _wanting_more_hours(rows, today: date) -> int:
-    """Listed PAs who want more hours a week than their current contracts give them."""
-    wanting = {row.person_id: row.hours_wanted for row in rows if row.hours_wanted}
-    if not wanting:
-        return 0
-    contracted = dict(db.session.execute(
-        sa.select(Employment.pa_id, sa.func.coalesce(sa.func.sum(Employment.contracted_hours), 0))
-        .where(Employment.pa_id.in_(list(wanting)), Employment.start_date <= today,
-               sa.or_(Employment.end_date.is_(None), Employment.end_date >= today))
-        .group_by(Employment.pa_id)).all())
-    return sum(1 for person_id, hours in wanting.items() if hours > float(contracted.get(person_id, 0) or 0))
+def _wanting_more_hours(in_area, today: date) -> int:
+    """Listed PAs who want more hours a week than their current contracts give them (counted in the
+    database: a subquery of current contracted hours, never a list of ids in the query)."""
+    contracted = (
+        sa.select(Employment.pa_id.label("pa_id"), sa.func.sum(Employment.contracted_hours).label("hours"))
+        .where(Employment.start_date <= today, sa.or_(Employment.end_date.is_(None), Employment.end_date >= today))
+        .group_by(Employment.pa_id).subquery()
+    )
+    return int(db.session.scalar(
+        sa.select(sa.func.count()).select_from(in_area)
+        .outerjoin(contracted, contracted.c.pa_id == in_area.c.person_id)
+        .where(in_area.c.hours_wanted > 0, in_area.c.hours_wanted > sa.func.coalesce(contracted.c.hours, 0))
+    ) or 0)
 
 
 def counts_csv(counts: CouncilCounts) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from portal.access import listed_profiles
 from portal.extensions import db
 from portal.models.register import Gender, PAProfile, ProfileDistrict, Vacancy, VacancyStatus
+from portal.services import postcodes
 from portal.services.clock import london_today, utcnow
 from portal.services.register_options import (
     CHECK_ORDER,
@@ -32,6 +33,7 @@ from portal.services.register_options import (
 from portal.services.text_search import about_matches
 
 PAGE_SIZE = 20
+MAX_WITHIN_MILES = 50  # further than this is not "near" for care work; a wider net only helps scraping
 MAX_PAGE = 50  # 1,000 results is more than anyone reads; deeper pages would only help scraping
 
 
@@ -47,6 +49,9 @@ class SearchFilters:
     verified: int = 0  # check-kind bits that must be verified
     text: str = ""
     drives: bool = False
+    # Also cover every district whose centroid is within this many miles of a chosen one (only when
+    # postcode centroids are loaded: see services/postcodes.py; ignored otherwise).
+    within_miles: int | None = None
 
     @property
     def chosen(self) -> bool:
@@ -79,11 +84,25 @@ def _recency():
     )
 
 
+def covered_districts(filters: SearchFilters) -> dict[str, float]:
+    """The districts the search covers, each with the miles to the nearest chosen one (0 for those chosen).
+
+    Just the chosen districts unless within_miles is set and centroids are loaded for them."""
+    if not filters.districts:
+        return {}
+    if filters.within_miles and filters.within_miles > 0:
+        return postcodes.districts_within(filters.districts, min(filters.within_miles, MAX_WITHIN_MILES))
+    return {code: 0.0 for code in filters.districts}
+
+
+def _covering(codes) -> sa.ColumnElement[bool]:
+    return PAProfile.id.in_(sa.select(ProfileDistrict.profile_id).where(ProfileDistrict.district_code.in_(list(codes))))
+
+
 def _conditions(filters: SearchFilters) -> list:
     conditions = []
     if filters.districts:
-        conditions.append(PAProfile.id.in_(
-            sa.select(ProfileDistrict.profile_id).where(ProfileDistrict.district_code.in_(filters.districts))))
+        conditions.append(_covering(covered_districts(filters)))
     for column, mask in ((PAProfile.availability, filters.slots), (PAProfile.support_offered, filters.support),
                          (PAProfile.experience, filters.experience)):
         if mask:
@@ -111,6 +130,9 @@ def _ranking(filters: SearchFilters):
     needs_met = met[0] + met[1] + met[2]
     full = sa.case((needs_met == wanted, 1), else_=0)
     score = needs_met * 10 + _bits_met(PAProfile.verified_kinds, (1 << len(CHECK_ORDER)) - 1) * 3 + _recency()
+    if filters.districts and len(covered_districts(filters)) > len(set(filters.districts)):
+        # Searching nearby districts too: a PA who covers a chosen district comes before one a few miles off.
+        score = score + sa.case((_covering(filters.districts), 4), else_=0)
     return full, score
 
 
@@ -139,6 +161,12 @@ def reasons(profile: PAProfile, filters: SearchFilters, today: date | None = Non
     covered = [code for code in profile.district_codes if code in filters.districts]
     if covered:
         said.append(f"Covers {join_words(covered)}")
+    elif filters.districts:
+        distances = covered_districts(filters)
+        nearby = sorted((distances[code], code) for code in profile.district_codes if code in distances)
+        if nearby:
+            miles, code = nearby[0]
+            said.append(f"Covers {code}, {postcodes.miles_in_words(miles)}")
     if filters.slots:
         slots = profile.availability & filters.slots
         if slots:

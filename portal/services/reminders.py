@@ -9,6 +9,9 @@
   duties still not done 14 days after an employment started (written contract, right-to-work check,
   pension assessment): to the employer (the recipient and manage-level representatives) and the
   caseworker.
+- Register checks (first aid, DBS...) expiring within 30 days, to the PA; checks that lapsed stop
+  counting as verified in search (services/register.lapse_and_remind). The register's per-user view
+  log, kept only for rate limits, is cleared of entries older than two days.
 
 Every reminder has a notification key naming the event ("reminder:deadline:<employment>:<period
 start>:today"), and a user gets each key once, so running the command twice sends nothing twice.
@@ -39,7 +42,7 @@ from portal.models import (
     TimesheetStatus,
     User,
 )
-from portal.services import notifications, pay_periods, timesheets
+from portal.services import notifications, pay_periods, register, timesheets
 from portal.services.pay_periods import Period
 
 LATE_WINDOW_DAYS = 14  # a deadline that passed longer ago than this is the payroll team's business, not a reminder's
@@ -63,11 +66,12 @@ class Report:
     late: int = 0
     insurance: int = 0
     duties: int = 0
+    register_checks: int = 0
     emailed: int = 0
 
     @property
     def sent(self) -> int:
-        return self.deadline + self.late + self.insurance + self.duties
+        return self.deadline + self.late + self.insurance + self.duties + self.register_checks
 
     def lines(self) -> list[str]:
         return [
@@ -75,6 +79,7 @@ class Report:
             f"Late timesheet notices: {self.late}",
             f"Insurance reminders: {self.insurance}",
             f"Employer duty reminders: {self.duties}",
+            f"Register check reminders: {self.register_checks}",
             f"Emails sent: {self.emailed}",
         ]
 
@@ -358,6 +363,14 @@ def _insurance_and_duties(today: date, people: _People, report: Report) -> None:
                 report.duties += notifications.notify(recipients, key, message, link)
 
 
+# The PA register ---------------------------------------------------------------------------------
+
+
+def _register_checks(today: date, report: Report) -> None:
+    _, report.register_checks = register.lapse_and_remind(today)
+    register.forget_old_views()
+
+
 # The run -----------------------------------------------------------------------------------------
 
 
@@ -368,6 +381,8 @@ def run(today: date, config: dict | None = None) -> Report:
     _timesheet_reminders(today, people, report)
     db.session.commit()
     _insurance_and_duties(today, people, report)
+    db.session.commit()
+    _register_checks(today, report)
     db.session.commit()
     if config is not None:
         while True:

@@ -13,11 +13,26 @@ from portal.extensions import db
 from portal.models.register import PAProfile
 
 MAX_WORDS = 8
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits: never an operator, quote or underscore
+# PostgreSQL's 'english' configuration drops these (the Snowball list); they are dropped here too, for
+# both databases, so "the cook" finds the same profiles on each, and a query of only these is no filter.
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between both
+but by can did do does doing don down during each few for from further had has have having he her here hers
+herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own s same she should so some such t than that the their theirs
+them themselves then there these they this those through to too under until up very was we were what when where
+which while who whom why will with you your yours yourself yourselves
+""".split())
 
 
 def words(text: str | None) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text or "")][:MAX_WORDS]
+    """The words searched for: lower case, no punctuation or operators, no stop words, at most MAX_WORDS."""
+    found = []
+    for word in _WORD.findall((text or "").lower()):
+        if word not in STOP_WORDS and word not in found:
+            found.append(word)
+    return found[:MAX_WORDS]
 
 
 def about_matches(text: str | None) -> sa.ColumnElement[bool] | None:

@@ -78,6 +78,12 @@ def _checked(data: VacancyInput, today: date) -> list[tuple[str, str]]:
     return problems
 
 
+def check_vacancy(data: VacancyInput, today: date | None = None) -> list[tuple[str, str]]:
+    """What stops these answers being posted, as (field, message) pairs (empty: they may be posted).
+    A form that could not read some answers uses it to show every other problem at the same time."""
+    return _checked(data, today or london_today())
+
+
 def post_vacancy(recipient: Recipient, user: User, data: VacancyInput) -> Vacancy:
     """Post an open vacancy for the recipient. Caller checked the user may manage them; caller commits."""
     problems = _checked(data, london_today())
@@ -163,6 +169,25 @@ def listed_interests(vacancy: Vacancy) -> list[VacancyInterest]:
         .where(VacancyInterest.vacancy_id == vacancy.id, PAProfile.listed.is_(True)).order_by(VacancyInterest.id)))
 
 
+def interest_counts(vacancy_ids: list[int]) -> dict[int, int]:
+    """How many PAs with listed profiles are interested in each vacancy (hidden profiles not counted)."""
+    if not vacancy_ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(VacancyInterest.vacancy_id, sa.func.count())
+        .join(PAProfile, PAProfile.id == VacancyInterest.profile_id)
+        .where(VacancyInterest.vacancy_id.in_(vacancy_ids), PAProfile.listed.is_(True))
+        .group_by(VacancyInterest.vacancy_id)).all())
+
+
+def interests_of(profile: PAProfile | None, vacancy_ids: list[int]) -> dict[int, VacancyInterest]:
+    """The PA's own interest in each of these vacancies (for a page of vacancies at once)."""
+    if profile is None or not vacancy_ids:
+        return {}
+    return {i.vacancy_id: i for i in db.session.scalars(sa.select(VacancyInterest).where(
+        VacancyInterest.profile_id == profile.id, VacancyInterest.vacancy_id.in_(vacancy_ids)))}
+
+
 def recipient_vacancies(recipient: Recipient) -> list[Vacancy]:
     return list(db.session.scalars(sa.select(Vacancy).where(Vacancy.recipient_id == recipient.person_id)
                                    .order_by(Vacancy.status != VacancyStatus.OPEN, Vacancy.created_at.desc())))
@@ -173,5 +198,5 @@ def first_name_and_area(vacancy: Vacancy) -> str:
     return f"{vacancy.recipient.person.given_name}, {vacancy.district_code}"
 
 
-__all__ = ["VacancyInput", "close_vacancy", "express_interest", "first_name_and_area", "interest_of", "listed_interests",
-           "post_vacancy", "recipient_side_users", "recipient_vacancies", "utcnow"]
+__all__ = ["VacancyInput", "check_vacancy", "close_vacancy", "express_interest", "first_name_and_area", "interest_counts",
+           "interest_of", "interests_of", "listed_interests", "post_vacancy", "recipient_side_users", "recipient_vacancies", "utcnow"]
