@@ -344,6 +344,32 @@ POST /vacancies/999999/interest                                >/sign-in  403   
 # The council's register counts: council officers only, for their own council.
 GET  /register/council                                         >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
 GET  /register/council.csv                                     >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
+# The PA register: searching (recipients, representatives, DPSS staff, council officers; PAs and the administrator 403).
+GET  /find-a-pa                                      >/sign-in  200        200        200        200        403        403        200        200        200        200        200        403
+GET  /find-a-pa?for={sam}                            >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /find-a-pa?for={ellen}                          >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /find-a-pa/{jay_profile}                        >/sign-in  200        200        200        200        403        403        200        200        200        200        200        403
+GET  /find-a-pa/{jay_profile}?for={sam}              >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
+GET  /find-a-pa/{hidden_profile}                     >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+GET  /find-a-pa/{jay_profile}/photo                  >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+GET  /find-a-pa/{hidden_profile}/photo               >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+# Contacting a PA: those who may manage the person (council officers 403); David only views Sam's (404).
+GET  /find-a-pa/{jay_profile}/contact                >/sign-in  200        200        200        200        403        403        200        200        200        200        403        403
+POST /find-a-pa/{jay_profile}/contact                >/sign-in  200        200        200        200        403        403        200        200        200        200        403        403
+GET  /find-a-pa/{jay_profile}/contact?for={sam}      >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+POST /find-a-pa/{jay_profile}/contact?for={sam}      >/sign-in  404        404        404        404        403        403        404        200        200        404        403        403
+GET  /find-a-pa/{jay_profile}/contact?for={grace}    >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+GET  /find-a-pa/{hidden_profile}/contact             >/sign-in  404        404        404        404        403        403        404        404        404        404        403        403
+# Contact requests: the PA's own; the recipient's side through the recipient scope; only the PA answers, blocks, reports.
+GET  /register/contacts                              >/sign-in  200        200        200        200        200        200        200        200        200        200        200        403
+GET  /register/contacts/{sam_jay_contact}            >/sign-in  404        404        200        404        404        200        404        200        200        404        200        403
+GET  /register/contacts/999999                       >/sign-in  404        404        404        404        404        404        404        404        404        404        404        403
+POST /register/contacts/{sam_jay_contact}/answer     >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
+POST /register/contacts/{sam_jay_contact}/messages   >/sign-in  404        404        404        404        404        200        404        200        200        404        403        403
+GET  /register/contacts/{sam_jay_contact}/block      >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
+POST /register/contacts/{sam_jay_contact}/block      >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
+GET  /register/contacts/{sam_jay_contact}/concern    >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
+POST /register/contacts/{sam_jay_contact}/concern    >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
 """
 
 # Form fields sent with a POST besides the CSRF token. Without an entry, a POST sends no fields:
@@ -459,6 +485,7 @@ def demo_ids(app) -> dict[str, int]:
                                                                         ProfileCheck.kind == CheckKind.DBS))
         jay_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == jay_dbs))
         sophie_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == sophie_dbs))
+        hidden_profile = profile_of("Mia Walsh")  # the demo's PA who hid her profile
         sam_jay_contact = db.session.scalar(sa.select(ContactRequest.id).where(ContactRequest.recipient_id == people["Sam Okafor"]))
     return {
         "amina": people["Amina Patel"],
@@ -488,6 +515,7 @@ def demo_ids(app) -> dict[str, int]:
         "jay_dbs_request": jay_dbs_request,
         "sophie_dbs_request": sophie_dbs_request,
         "sam_jay_contact": sam_jay_contact,
+        "hidden_profile": hidden_profile,
     }
 
 
@@ -570,7 +598,7 @@ def test_cell(cell: Cell, module_app, browsers, ids):
 def rows_missing(app, rows, ids) -> list[str]:
     """Every (endpoint, method) of the URL map, static aside, that no row of the table requests."""
     adapter = app.url_map.bind("localhost")
-    covered = {(adapter.match(path.format(**ids), method=method)[0], method) for method, path, _ in rows}
+    covered = {(adapter.match(path.format(**ids).split("?")[0], method=method)[0], method) for method, path, _ in rows}
     wanted = {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()

@@ -140,6 +140,16 @@ def load_register(ids: dict[str, int], today: date | None = None) -> None:
     db.session.flush()
     generate_profiles(40, seed=5, districts=[f"NF{n}" for n in range(1, 10)] + [f"EM{n}" for n in range(1, 6)],
                       verifiers=[brightpath.id, harbour.id], today=today)
+    # A PA who has hidden her profile: it must appear nowhere but on her own pages.
+    hidden_person = Person(given_name="Mia", family_name="Walsh", email="", phone="")
+    db.session.add(hidden_person)
+    db.session.flush()
+    hidden = PAProfile(person_id=hidden_person.id, listed=False, availability=slots_mask(["tue-morning", "thu-morning"]),
+                       support_offered=_support("personal_care"), experience=_experience("dementia"),
+                       languages=mask_of(LANGUAGES, ["en"]), gender=Gender.WOMAN, hours_wanted=10, rate_pence=1300,
+                       about="Hidden while I am away.")
+    hidden.districts = [ProfileDistrict(district_code="NF4")]
+    db.session.add(hidden)
     for profile in (sophie, jay):
         refresh_verified_kinds(profile, today)
     db.session.commit()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.access import listed_profiles
 from portal.extensions import db
+from portal.models import Recipient
 from portal.models.register import Gender, PAProfile, ProfileDistrict, Vacancy, VacancyStatus
 from portal.services import postcodes
 from portal.services.clock import london_today, utcnow
@@ -136,8 +137,10 @@ def _ranking(filters: SearchFilters):
     return full, score
 
 
-def search(filters: SearchFilters, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[list[Match], int]:
-    """One page of listed profiles, best first, and how many there are in all."""
+def search(filters: SearchFilters, page: int = 1, page_size: int = PAGE_SIZE, *,
+           with_total: bool = True) -> tuple[list[Match], int | None]:
+    """One page of listed profiles, best first, and how many there are in all (None with with_total=False,
+    for lists that show only the best few: counting thousands of candidates is half the work)."""
     page = max(1, min(page, MAX_PAGE))
     conditions = _conditions(filters)
     full, score = _ranking(filters)
@@ -151,7 +154,7 @@ def search(filters: SearchFilters, page: int = 1, page_size: int = PAGE_SIZE) ->
     rows = db.session.execute(query).all()
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(listed_profiles().where(*conditions).with_only_columns(PAProfile.id).subquery())
-    )
+    ) if with_total else None
     return [Match(profile, bool(is_full), int(points), reasons(profile, filters)) for profile, is_full, points in rows], total
 
 
@@ -214,7 +217,7 @@ def filters_for_vacancy(vacancy: Vacancy) -> SearchFilters:
 
 
 def best_pas_for_vacancy(vacancy: Vacancy, limit: int = 10) -> list[Match]:
-    return search(filters_for_vacancy(vacancy), page_size=limit)[0]
+    return search(filters_for_vacancy(vacancy), page_size=limit, with_total=False)[0]
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,7 @@ def vacancies_for_pa(profile: PAProfile | None, *, districts: list[str] | None =
     score = covered * 10 + needs * 10 + known * 5 + rate_ok
     rows = db.session.execute(
         query.add_columns(full.label("full"), score.label("score"))
+        .options(selectinload(Vacancy.recipient).selectinload(Recipient.person))
         .order_by(sa.desc("full"), sa.desc("score"), Vacancy.closing_date, Vacancy.id)
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
