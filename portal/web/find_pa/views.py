@@ -316,8 +316,8 @@ def contact(profile_id: int):
             else:
                 audit("register.contact_sent", record_type="contact_request", record_id=sent.id, acting_for_id=recipient.person_id)
                 db.session.commit()
-                flash(f"Your request has been sent to {found.display_name}. You will see their phone number and email "
-                      "address if they accept.", "success")
+                flash(f"Your request has been sent to {found.display_name.rstrip('.')}. You will see their phone number "
+                      "and email address if they accept.", "success")
             return redirect(url_for("pa_contacts.detail", contact_id=sent.id))
     return render_template(
         "find_pa/contact.html", profile=found, recipient=recipient, form=form, managed=managed,
