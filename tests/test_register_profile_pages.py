@@ -102,7 +102,8 @@ def test_jays_profile_shows_his_answers_checks_activity_and_listing(app, jay):
     assert "Waiting for Harbour DPSS to verify it" in checks["dbs"]
     assert "Expiring soon" not in checks["first_aid"] and "Not verified" in checks["first_aid"]  # unverified, expires in 21 days
     assert "No support service has verified your checks yet" in page.soup.find(attrs={"data-verified-by": True}).get_text()
-    assert "Viewed 0 times and contacted 0 times in the last 30 days" in page.text
+    # The demo's counts for Jay: 10 views and Kim's request over the last fortnight (numbers, never names).
+    assert "Viewed 10 times and contacted 1 time in the last 30 days" in page.text
     # The availability grid, read-only: a cell per day and part of the day, Tuesday morning ticked.
     grid = page.soup.find("table", attrs={"data-availability": True})
     tuesday = next(row for row in grid.find_all("tr") if row.th and row.th.get_text() == "Tuesday")
@@ -123,12 +124,13 @@ def test_activity_is_counts_only(app, jay):
     with app.app_context():
         profile = db.session.scalar(sa.select(PAProfile).join(User, User.person_id == PAProfile.person_id)
                                     .where(User.email == JAY))
+        before = register.activity(profile)  # the demo's 10 views and Kim's request
         for email in ("david@example.org", "kim@brightpath.example", "amina@example.org"):
             register.record_view(profile, db.session.scalar(sa.select(User).where(User.email == email)))
         register.record_contact(profile.id)
         db.session.commit()
     page = get_page(jay, "/register/profile")
-    assert "Viewed 3 times and contacted 1 time in the last 30 days" in page.text
+    assert f"Viewed {before.views + 3} times and contacted {before.contacts + 1} times in the last 30 days" in page.text
     assert "David" not in page.text and "Kim" not in page.text
 
 

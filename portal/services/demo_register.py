@@ -16,6 +16,7 @@ from portal.models.register import (
     DBSLevel,
     Gender,
     PAProfile,
+    ProfileActivity,
     ProfileCheck,
     ProfileDistrict,
     Vacancy,
@@ -137,6 +138,9 @@ def load_register(ids: dict[str, int], today: date | None = None) -> None:
     # Kim, recruiting for Sam on Brightpath's behalf, has asked Jay to get in touch: still waiting.
     db.session.add(ContactRequest(profile_id=jay.id, recipient_id=ids["sam"], requested_by_id=kim.id, created_at=now - timedelta(hours=20),
                                   message="Sam is 19 and looking for someone to go swimming and to college with him. Could you help?"))
+    # What Jay sees as counts (never names): views over the last fortnight and Kim's request.
+    for days_ago, views, contacts in ((1, 3, 1), (4, 2, 0), (9, 4, 0), (13, 1, 0)):
+        db.session.add(ProfileActivity(profile_id=jay.id, day=today - timedelta(days=days_ago), views=views, contacts=contacts))
     db.session.flush()
     generate_profiles(40, seed=5, districts=[f"NF{n}" for n in range(1, 10)] + [f"EM{n}" for n in range(1, 6)],
                       verifiers=[brightpath.id, harbour.id], today=today)
