@@ -51,7 +51,7 @@ def _pa_home(name: str, employers: list[str]):
     def check(page):
         expect(_h1(page)).to_have_text("Your work")
         expect(_main(page)).to_contain_text(name)
-        employer_list = _main(page).get_by_role("list")
+        employer_list = _main(page).get_by_role("list", name="Your employers")
         if employers:
             for employer in employers:
                 expect(employer_list).to_contain_text(employer)
