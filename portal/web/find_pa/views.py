@@ -25,7 +25,6 @@ from portal.access import (
     REGISTER_SEARCHERS,
     active_links_for,
     listed_profile_or_404,
-    may_manage,
     recipient_or_404,
     requires,
     visible_recipients,
@@ -36,33 +35,15 @@ from portal.models.register import ContactRequest, ContactStatus, PAProfile, Pro
 from portal.services import pa_contacts, register, register_search
 from portal.services.clock import london_today
 from portal.services.register import CheckState, RegisterError
-from portal.services.register_options import (
-    CHECK_LABELS,
-    DAYS,
-    EXPERIENCE,
-    LANGUAGES,
-    PART_HINTS,
-    PARTS,
-    SUPPORT,
-    check_kind_bit,
-    labels_of,
-    slot_bit,
-    slot_key,
-)
+from portal.services.register_options import CHECK_LABELS, check_kind_bit, slot_keys
 from portal.storage import Storage
 from portal.web.find_pa.forms import ContactForm, SearchForm
 from portal.web.helpers import audit, is_htmx, render_page_or_block
+from portal.web.register_shared import CHECK_STATE_TAGS as CHECK_TAGS, WEEK, is_recruiter, may_recruit, page_numbers, profile_labels, show_problems
 
 bp = Blueprint("find_pa", __name__)
 
 MANAGE = RepresentativeLevel.MANAGE
-CHECK_TAGS = {
-    CheckState.VERIFIED: ("Verified", "govuk-tag--green"),
-    CheckState.EXPIRING: ("Expires soon", "govuk-tag--yellow"),
-    CheckState.EXPIRED: ("Expired", "govuk-tag--red"),
-    CheckState.WAITING: ("Waiting", "govuk-tag--grey"),
-    CheckState.NOT_VERIFIED: ("Not verified", "govuk-tag--grey"),
-}
 PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
 
 
@@ -94,11 +75,6 @@ def _chosen_recipient(level: RepresentativeLevel = RepresentativeLevel.VIEW) -> 
         if level != MANAGE and links:
             return links[0].recipient
     return None
-
-
-def _may_recruit(recipient: Recipient | None) -> bool:
-    return (recipient is not None and any(rule.allows(current_user) for rule in RECRUITERS)
-            and may_manage(current_user, recipient))
 
 
 def _default_districts(recipient: Recipient | None) -> list[str]:
@@ -149,18 +125,6 @@ def _verified_tags(profiles: list[PAProfile], today: date) -> dict[int, list[tup
     return tags
 
 
-def _page_numbers(page: int, pages: int) -> list[int | None]:
-    """Page numbers to link to, with None for a gap: 1 … 4 5 6 … 12."""
-    wanted = {1, pages, page - 1, page, page + 1}
-    numbers = sorted(n for n in wanted if 1 <= n <= pages)
-    out: list[int | None] = []
-    for n in numbers:
-        if out and n - out[-1] > 1:
-            out.append(None)
-        out.append(n)
-    return out
-
-
 def _args_without_page() -> dict[str, list[str]]:
     return {key: request.args.getlist(key) for key in request.args if key != "page"}
 
@@ -185,25 +149,16 @@ def search():
     pages = min(math.ceil(total / register_search.PAGE_SIZE), register_search.MAX_PAGE)
     return render_page_or_block(
         "find_pa/search.html", "results", form=form, valid=valid, filters=filters, recipient=recipient,
-        matches=matches, total=total, page=page, pages=pages, page_numbers=_page_numbers(page, pages),
+        matches=matches, total=total, page=page, pages=pages, page_numbers=page_numbers(page, pages),
         page_args=_args_without_page(), for_args=_for_args(recipient), choices=_representative_choices(),
-        may_recruit=_may_recruit(recipient), tags=_verified_tags([m.profile for m in matches], london_today()),
-        active_words=register_search.active_words, slot_rows=_slot_rows(), grid_parts=PARTS, grid_hints=PART_HINTS,
+        may_recruit=may_recruit(recipient), tags=_verified_tags([m.profile for m in matches], london_today()),
+        active_words=register_search.active_words, week=WEEK,
         partial=is_htmx(),
         districts_defaulted=not districts_given and bool(defaults),
     )
 
 
-def _slot_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
-    """The availability grid's rows: (day, [(slot key, part label, hint)])."""
-    return [(DAYS[day], [(slot_key(day, key), label, PART_HINTS[key]) for key, label, _ in PARTS]) for day in range(len(DAYS))]
-
-
 # A profile -------------------------------------------------------------------------------------
-
-
-def _availability_grid(mask: int) -> list[tuple[str, list[bool]]]:
-    return [(DAYS[day], [bool(mask & slot_bit(day, key)) for key, _, _ in PARTS]) for day in range(len(DAYS))]
 
 
 def _checks(profile: PAProfile, today: date) -> list[dict]:
@@ -239,10 +194,8 @@ def profile(profile_id: int):
     today = london_today()
     return render_template(
         "find_pa/profile.html", profile=found, recipient=recipient, for_args=_for_args(recipient),
-        may_recruit=_may_recruit(recipient), recruiter=any(rule.allows(current_user) for rule in RECRUITERS),
-        grid=_availability_grid(found.availability), parts=PARTS, part_hints=PART_HINTS,
-        support=labels_of(SUPPORT, found.support_offered), experience=labels_of(EXPERIENCE, found.experience),
-        languages=labels_of(LANGUAGES, found.languages), checks=_checks(found, today),
+        may_recruit=may_recruit(recipient), recruiter=is_recruiter(),
+        week=WEEK, available=slot_keys(found.availability), **profile_labels(found), checks=_checks(found, today),
         active=register_search.active_words(found.last_active_at),
     )
 
@@ -305,10 +258,7 @@ def contact(profile_id: int):
             sent = pa_contacts.send_request(found, recipient, current_user._get_current_object(), form.message.data or "", vacancy)
         except RegisterError as error:
             db.session.rollback()
-            for field_name, message in error.problems:
-                field = form._fields.get(field_name) or form.message
-                if message not in field.errors:
-                    field.errors = [*field.errors, message]
+            show_problems(form, error.problems, "message")
         else:
             if waiting is not None and sent.id == waiting.id:
                 flash(f"You have already asked {found.person.given_name} to get in touch about {recipient.person.given_name}. "

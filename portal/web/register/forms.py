@@ -27,11 +27,8 @@ from portal.services import amounts
 from portal.services.register import CheckInput, ProfileInput, RegisterError, parse_districts
 from portal.services.register_options import (
     CHECK_LABELS,
-    DAYS,
     EXPERIENCE,
     LANGUAGES,
-    PARTS,
-    SLOT_KEYS,
     SUPPORT,
     keys_of,
     mask_of,
@@ -39,6 +36,7 @@ from portal.services.register_options import (
     slots_mask,
 )
 from portal.web.budgets.forms import GovDateField, RadiosWidget
+from portal.web.register_shared import WEEK, add_error
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 GENDER_CHOICES = [
@@ -48,29 +46,13 @@ GENDER_CHOICES = [
     (Gender.NOT_SAID.value, "Prefer not to say"),
 ]
 # Each cell of the availability grid: its form value and the words a screen reader hears for it.
-SLOT_CHOICES = [(key, f"{DAYS[index // len(PARTS)]} {PARTS[index % len(PARTS)][1].lower()}")
-                for index, key in enumerate(SLOT_KEYS)]
+SLOT_CHOICES = [(slot.key, slot.words) for day_slots in WEEK.slots for slot in day_slots]
 KIND_CHOICES = [(kind, label) for kind, label in CHECK_LABELS.items()]
 DBS_LEVEL_CHOICES = [(level.value, level.value[:1].upper() + level.value[1:]) for level in DBSLevel]
 _WHOLE_HOURS = re.compile(r"^\d{1,3}$")
 FILE_HINT = "A PDF, JPG or PNG, smaller than 10MB"
 ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 PHOTO_ACCEPT = ".jpg,.jpeg,.png,image/jpeg,image/png"
-
-
-def add_error(form: FlaskForm, field_name: str, message: str, default: str | None = None) -> None:
-    """Show a message beside its field (or the default field), once; the error summary lists it too."""
-    field = form._fields.get(field_name) or form._fields.get(default or "")
-    if field is None:
-        return
-    if message not in field.errors:
-        field.errors = [*field.errors, message]
-    form._errors = None  # form.errors is cached: read it again from the fields
-
-
-def show_problems(form: FlaskForm, error: RegisterError, default: str) -> None:
-    for field_name, message in error.problems:
-        add_error(form, field_name, message, default)
 
 
 class ProfileForm(FlaskForm):

@@ -21,19 +21,7 @@ from portal.services import register as service
 from portal.services.clock import london_today
 from portal.services.evidence import UploadRefused
 from portal.services.register import CheckState, RegisterError
-from portal.services.register_options import (
-    DAYS,
-    EXPERIENCE,
-    LANGUAGES,
-    PART_HINTS,
-    PARTS,
-    SUPPORT,
-    describe_slots,
-    join_words,
-    labels_of,
-    slot_key,
-    slots_mask,
-)
+from portal.services.register_options import describe_slots, join_words, slot_keys
 from portal.storage import Storage
 from portal.web.helpers import audit
 from portal.web.register.forms import (
@@ -49,22 +37,13 @@ from portal.web.register.forms import (
     PhotoForm,
     ProfileForm,
     VerificationRequestForm,
-    add_error,
     profile_form_data,
-    show_problems,
 )
+from portal.web.register_shared import CHECK_STATE_TAGS as STATE_TAGS, WEEK, add_error, profile_labels, show_problems
 
 bp = Blueprint("register", __name__)
 
 GENDER_WORDS = dict(GENDER_CHOICES)
-# (tag text, tag colour) for each state of a check
-STATE_TAGS = {
-    CheckState.VERIFIED: ("Verified", "govuk-tag--green"),
-    CheckState.EXPIRING: ("Expiring soon", "govuk-tag--yellow"),
-    CheckState.EXPIRED: ("Expired", "govuk-tag--red"),
-    CheckState.WAITING: ("Waiting", "govuk-tag--blue"),
-    CheckState.NOT_VERIFIED: ("Not verified", "govuk-tag--grey"),
-}
 
 
 def in_sentence(label: str) -> str:
@@ -158,23 +137,6 @@ def _send_stored(name: str, content_type: str, download_name: str, as_attachment
     return response
 
 
-def availability_grid(mask: int) -> list[tuple[str, list[tuple[str, str, bool]]]]:
-    """Rows of (day, [(slot key, 'Tuesday morning', available)]) for the table on both pages."""
-    rows = []
-    for day, day_name in enumerate(DAYS):
-        cells = []
-        for index, (key, label, _) in enumerate(PARTS):
-            bit = 1 << (day * len(PARTS) + index)
-            cells.append((slot_key(day, key), f"{day_name} {label.lower()}", bool(mask & bit)))
-        rows.append((day_name, cells))
-    return rows
-
-
-def _grid_context() -> dict:
-    return {"days": DAYS, "parts": PARTS, "part_hints": PART_HINTS, "availability_grid": availability_grid,
-            "slots_mask": slots_mask}
-
-
 # The PA's profile ------------------------------------------------------------------------------------
 
 
@@ -189,9 +151,8 @@ def profile():
     providers = sorted({organisation for _, organisation, _ in service.verifiers(profile, today)})
     return render_template(
         "register/profile.html", profile=profile, check_rows=rows, activity=service.activity(profile), providers=providers,
-        support=labels_of(SUPPORT, profile.support_offered), experience=labels_of(EXPERIENCE, profile.experience),
-        languages=labels_of(LANGUAGES, profile.languages), gender=GENDER_WORDS.get(profile.gender.value, ""),
-        availability_words=describe_slots(profile.availability), **_grid_context(),
+        **profile_labels(profile), gender=GENDER_WORDS.get(profile.gender.value, ""),
+        availability_words=describe_slots(profile.availability), week=WEEK, available=slot_keys(profile.availability),
     )
 
 
@@ -223,9 +184,8 @@ def edit_profile():
                 flash("Your profile has been saved.", "success")
             return redirect(url_for(".profile"))
         db.session.rollback()  # nothing is kept from a form with a problem in it
-        for field_name, message in problems:
-            add_error(form, field_name, message, "districts")
-    return render_template("register/edit.html", form=form, is_new=is_new, about_length=service.ABOUT_LENGTH, **_grid_context())
+        show_problems(form, problems, "districts")
+    return render_template("register/edit.html", form=form, is_new=is_new, about_length=service.ABOUT_LENGTH, week=WEEK)
 
 
 @bp.post("/register/profile/listing")
@@ -329,7 +289,7 @@ def new_check():
                 check = service.add_check(profile, answers, cleaned)
             except RegisterError as error:
                 db.session.rollback()
-                show_problems(form, error, "kind")
+                show_problems(form, error.problems, "kind")
             else:
                 flash(f"Your {in_sentence(service.check_label(check))} has been added. Ask a support service to verify it.",
                       "success")
@@ -365,7 +325,7 @@ def request_verification(check_id: int):
             asked = service.request_verification(found, provider_id)
         except RegisterError as error:
             db.session.rollback()
-            show_problems(form, error, "provider")
+            show_problems(form, error.problems, "provider")
         else:
             service.touch(db.session.get(PAProfile, found.profile_id))
             name = asked.provider.name
@@ -472,7 +432,7 @@ def invite_pa():
             user, token = service.invite_pa_to_register(form.given_name.data, form.family_name.data, form.email.data, days)
         except RegisterError as error:
             db.session.rollback()
-            show_problems(form, error, "email")
+            show_problems(form, error.problems, "email")
         else:
             audit("invitation.sent", record_type="user", record_id=user.id, outcome="register")
             db.session.commit()

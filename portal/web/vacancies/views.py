@@ -25,7 +25,6 @@ from portal.access import (
     PA,
     RECRUITERS,
     capacity_caption,
-    may_manage,
     own_profile,
     recipient_or_404,
     requires,
@@ -38,22 +37,19 @@ from portal.services import register_counts, vacancies
 from portal.services.clock import london_today
 from portal.services.register import RegisterError, parse_districts
 from portal.services.register_options import (
-    DAYS,
     EXPERIENCE,
     LANGUAGES,
-    PART_HINTS,
-    PARTS,
     SUPPORT,
     describe_slots,
     join_words,
     labels_of,
     mask_of,
-    slot_key,
     slots_mask,
 )
 from portal.services.register_search import MAX_PAGE, PAGE_SIZE, best_pas_for_vacancy, vacancies_for_pa
 from portal.web import format_date, format_pounds
 from portal.web.helpers import audit, is_htmx, render_page_or_block
+from portal.web.register_shared import WEEK, may_recruit, page_numbers, show_problems
 from portal.web.vacancies.forms import CloseForm, InterestForm, VacancyForm
 
 bp = Blueprint("vacancies", __name__)
@@ -122,23 +118,6 @@ def _link(endpoint: str, **values) -> str | None:
         return None
 
 
-def _show_problems(form, problems: list[tuple[str, str]], default: str, skip_answered: bool = False) -> None:
-    """Each problem beside the answer it is about. With skip_answered, answers the form already found
-    a problem with keep only their own message (the service would say the same thing again)."""
-    for field_name, message in problems:
-        field = form._fields.get(field_name) or form._fields[default]
-        if skip_answered and field.errors:
-            continue
-        if message not in field.errors:
-            field.errors = [*field.errors, message]
-
-
-def _can_manage(recipient: Recipient) -> bool:
-    """Posting and closing are for recruiters who may manage this person (not council officers or
-    view-level representatives)."""
-    return any(rule.allows(current_user) for rule in RECRUITERS) and may_manage(current_user, recipient)
-
-
 def _vacancy_of(recipient: Recipient, vacancy_id: int) -> Vacancy:
     """One of this recipient's vacancies, or 404 (never someone else's, whatever the id)."""
     vacancy = db.session.scalar(sa.select(Vacancy).where(Vacancy.id == vacancy_id,
@@ -146,10 +125,6 @@ def _vacancy_of(recipient: Recipient, vacancy_id: int) -> Vacancy:
     if vacancy is None:
         abort(404)
     return vacancy
-
-
-def _grid_context() -> dict:
-    return {"days": DAYS, "parts": PARTS, "part_hints": PART_HINTS, "slot_key": slot_key}
 
 
 def _page(template: str, recipient: Recipient, **context):
@@ -167,7 +142,7 @@ def index(person_id: int):
     today = london_today()
     rows = vacancies.recipient_vacancies(recipient)
     return _page("vacancies/index.html", recipient, rows=rows, today=today, state_of=state_of,
-                 interested=vacancies.interest_counts([v.id for v in rows]), can_manage=_can_manage(recipient))
+                 interested=vacancies.interest_counts([v.id for v in rows]), can_manage=may_recruit(recipient))
 
 
 @bp.route("/people/<int:person_id>/vacancies/new", methods=["GET", "POST"])
@@ -180,26 +155,25 @@ def new(person_id: int):
         data = form.vacancy_input()
         if not answers_read:
             # Say everything at once: what the form could not read, and what else the rules refuse.
-            _show_problems(form, vacancies.check_vacancy(data), "title", skip_answered=True)
+            show_problems(form, vacancies.check_vacancy(data), "title", skip_answered=True)
         else:
             try:
                 vacancy = vacancies.post_vacancy(recipient, current_user._get_current_object(), data)
             except RegisterError as error:
                 db.session.rollback()
-                _show_problems(form, error.problems, "title")
+                show_problems(form, error.problems, "title")
             else:
                 audit("vacancy.posted", record_type="vacancy", record_id=vacancy.id, acting_for_id=recipient.person_id)
                 db.session.commit()
                 flash(f"The vacancy ‘{vacancy.title}’ has been posted. PAs who cover {vacancy.district_code} can "
                       f"now see it and express interest.", "success")
                 return redirect(url_for(".show", person_id=person_id, vacancy_id=vacancy.id))
-    return _page("vacancies/new.html", recipient, form=form, chosen_slots=set(form.slots.data or []),
-                 **_grid_context())
+    return _page("vacancies/new.html", recipient, form=form, chosen_slots=set(form.slots.data or []), week=WEEK)
 
 
 def _render_show(recipient: Recipient, vacancy: Vacancy, close_form: CloseForm | None = None):
     today = london_today()
-    can_manage = _can_manage(recipient)
+    can_manage = may_recruit(recipient)
     state = state_of(vacancy, today)
     for_args = {"for": recipient.person_id}  # whom the find-a-PA pages act for
     interests = []
@@ -256,17 +230,6 @@ def close(person_id: int, vacancy_id: int):
 # The PA's side ---------------------------------------------------------------------------------------
 
 
-def _page_items(page: int, pages: int) -> list[int | None]:
-    """Page numbers for GOV.UK pagination: the first, the last and those around this one (None: a gap)."""
-    wanted = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
-    items: list[int | None] = []
-    for number in wanted:
-        if items and number - items[-1] > 1:
-            items.append(None)
-        items.append(number)
-    return items
-
-
 @bp.get("/vacancies")
 @requires(PA)
 def browse():
@@ -289,12 +252,12 @@ def browse():
     args = {"districts": district_text, "slots": chosen_slots, "support": chosen_support}
     return render_page_or_block(
         "vacancies/browse.html", "results", profile=profile, rows=rows, total=total, page=page, pages=pages,
-        page_items=_page_items(page, pages), args=args, district_text=district_text, district_error=district_error,
+        page_items=page_numbers(page, pages), args=args, district_text=district_text, district_error=district_error,
         chosen_districts=chosen_districts or (profile.district_codes if profile else []),
         chosen_slots=set(chosen_slots), chosen_support=set(chosen_support), support_options=SUPPORT,
         first_name_and_area=vacancies.first_name_and_area, words=words, partial=is_htmx(),
         interests=vacancies.interests_of(profile, [row.vacancy.id for row in rows]),
-        profile_url=_link("register.profile"), page_size=PAGE_SIZE, **_grid_context(),
+        profile_url=_link("register.profile"), page_size=PAGE_SIZE, week=WEEK,
     )
 
 
@@ -333,7 +296,7 @@ def interest(vacancy_id: int):
         vacancies.express_interest(vacancy, profile, form.message.data or "")
     except RegisterError as error:
         db.session.rollback()
-        _show_problems(form, error.problems, "message")
+        show_problems(form, error.problems, "message")
         return _render_detail(vacancy, form)
     db.session.commit()
     flash(f"Your interest has been sent. {vacancy.recipient.person.given_name}’s side can see your profile "
