@@ -250,3 +250,22 @@ def test_nearby_matches_come_after_exact_ones_when_otherwise_equal(app):
         assert total == 2
         assert [m.profile.id for m in matches] == [made["Exact"].id, made["Close"].id]
         assert matches[1].reasons == ["Covers QQ8, less than a mile away"]
+
+
+def test_the_search_page_offers_nearby_districts_only_once_centroids_are_loaded(app, client):
+    from tests.conftest import get_page, sign_in
+
+    sign_in(client, "david@example.org")
+    page = get_page(client, "/find-a-pa")
+    assert page.soup.find("select", attrs={"name": "within"}) is None  # districts match exactly: nothing to offer
+    assert _import(app, SAMPLE).exit_code == 0
+    page = get_page(client, "/find-a-pa")
+    choices = [option.get_text() for option in page.soup.find("select", attrs={"name": "within"}).find_all("option")]
+    assert choices[0] == "Only these districts" and "Within 3 miles" in choices
+    # Jay covers NF3 to NF5; from NF1 (NF3 is 4 miles away) he is found only when the search reaches that far.
+    exact = get_page(client, "/find-a-pa?districts=NF1&q=grandfather").text
+    assert "Jay S." not in exact
+    near = get_page(client, "/find-a-pa?districts=NF1&within=5&q=grandfather").text
+    assert "Jay S." in near and "Covers NF3, about 4 miles away" in near
+    # A distance that is not one of the choices is ignored, not trusted.
+    assert "Jay S." not in get_page(client, "/find-a-pa?districts=NF1&within=500&q=grandfather").text

@@ -92,6 +92,10 @@ def _multi(label: str, choices, **kwargs) -> SelectMultipleField:
     return SelectMultipleField(label, choices=choices, widget=CheckboxesWidget(), validate_choice=False, **kwargs)
 
 
+WITHIN_MILES = (1, 3, 5, 10, 20)
+WITHIN_CHOICES = [("", "Only these districts")] + [(str(m), f"Within {m} mile{'s' if m != 1 else ''}") for m in WITHIN_MILES]
+
+
 class SearchForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form that changes nothing
@@ -103,6 +107,8 @@ class SearchForm(FlaskForm):
     gender = SelectField("Gender of PA", choices=GENDER_CHOICES, widget=GovSelect(), validate_choice=False)
     language = SelectField("Speaks", choices=LANGUAGE_CHOICES, widget=GovSelect(), validate_choice=False)
     rate = RateField("Hourly rate up to", description="In pounds, like 14.50")
+    # Offered only when postcode centroids are loaded (services/postcodes.py): otherwise districts match exactly.
+    within = SelectField("Also nearby districts", choices=WITHIN_CHOICES, widget=GovSelect(), validate_choice=False)
     verified = _multi("Checks verified by a support service", VERIFIED_CHOICES)
     drives = _multi("Driving", [("yes", "Drives")])
     q = StringField("Words in ‘about me’", widget=GovTextInput(),
@@ -123,6 +129,7 @@ class SearchForm(FlaskForm):
             verified=sum(check_kind_bit(kind) for kind in set(self.verified.data or []) if kind in CHECK_ORDER),
             text=(self.q.data or "").strip(),
             drives="yes" in (self.drives.data or []),
+            within_miles=int(self.within.data) if (self.within.data or "").isdigit() and int(self.within.data) in WITHIN_MILES else None,
         )
 
 

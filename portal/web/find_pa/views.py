@@ -32,7 +32,7 @@ from portal.access import (
 from portal.extensions import db
 from portal.models import District, Recipient, RepresentativeLevel, Role
 from portal.models.register import ContactRequest, ContactStatus, PAProfile, ProfileCheck, Vacancy, VacancyStatus
-from portal.services import pa_contacts, register, register_search
+from portal.services import pa_contacts, postcodes, register, register_search
 from portal.services.clock import london_today
 from portal.services.register import CheckState, RegisterError
 from portal.services.register_options import CHECK_LABELS, check_kind_bit, slot_keys
@@ -152,7 +152,7 @@ def search():
         matches=matches, total=total, page=page, pages=pages, page_numbers=page_numbers(page, pages),
         page_args=_args_without_page(), for_args=_for_args(recipient), choices=_representative_choices(),
         may_recruit=may_recruit(recipient), tags=_verified_tags([m.profile for m in matches], london_today()),
-        active_words=register_search.active_words, week=WEEK,
+        active_words=register_search.active_words, week=WEEK, nearby=postcodes.have_centroids(),
         partial=is_htmx(),
         districts_defaulted=not districts_given and bool(defaults),
     )
