@@ -55,7 +55,8 @@ START_TIMEOUT = 60  # seconds for a server to answer its first request
 REQUEST_TIMEOUT = 60  # seconds for any one request
 SEED_TIMEOUT = 1800  # seconds for migrations or demo data
 COUNTED_TABLES = ("people", "recipients", "caseload_entries", "users", "audit_events", "dp_accounts", "ledger_entries", "entry_states",
-                  "employments", "timesheets", "shifts", "expected_items")
+                  "employments", "timesheets", "shifts", "expected_items", "pa_profiles", "pa_profile_districts",
+                  "pa_profile_checks", "vacancies")
 TIMESHEET_BENCH_TIMEOUT = 600  # seconds for the in-process overlap check timings
 SERVER_TIMING = re.compile(r"(?:^|,)\s*app;dur=([0-9.]+)")
 
