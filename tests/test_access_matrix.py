@@ -334,6 +334,10 @@ GET  /people/{amina}/vacancies/{grace_vacancy}                 >/sign-in  404   
 GET  /people/{grace}/vacancies/999999                          >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
 POST /people/{grace}/vacancies/{grace_vacancy}/close           >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
 POST /people/{sam}/vacancies/{grace_vacancy}/close             >/sign-in  404        404        404        404        403        403        404        404        404        404        403        403
+GET  /people/{grace}/vacancies/{grace_vacancy}/edit            >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+POST /people/{grace}/vacancies/{grace_vacancy}/edit            >/sign-in  404        200        200        404        403        403        404        404        404        200        403        403
+GET  /people/{sam}/vacancies/{grace_vacancy}/edit              >/sign-in  404        404        404        404        403        403        404        404        404        404        403        403
+POST /people/{sam}/vacancies/{grace_vacancy}/edit              >/sign-in  404        404        404        404        403        403        404        404        404        404        403        403
 # Vacancies, the PA's side: PAs only (others 403); a PA sees open vacancies only (others' ids: 404).
 # Jay already expressed interest in Grace's vacancy (sent back to it); Sophie's message is refused.
 GET  /vacancies                                                >/sign-in  403        403        403        403        200        200        403        403        403        403        403        403

@@ -6,12 +6,15 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from bs4 import BeautifulSoup
 
 from portal.extensions import db
-from portal.models import Notification, User
+from portal.models import AuditEvent, Notification, User
 from portal.models.register import PAProfile, Vacancy, VacancyInterest, VacancyStatus
 from portal.services.clock import london_today
+from portal.services.register import RegisterError
 from portal.services.register_options import slots_mask
+from portal.services.vacancies import VacancyInput, update_vacancy
 from tests.conftest import csrf_token, get_page, post_form, sign_in
 from tests.helpers import person_id
 
@@ -361,3 +364,182 @@ def test_a_withdrawn_vacancy_is_listed_after_the_open_ones(app, outcome, tag):
     rows = get_page(client, f"/people/{grace}/vacancies").soup.find_all("tr", attrs={"data-vacancy": True})
     assert [row["data-vacancy"] for row in rows] == [str(grace_vacancy(app)), str(first)]
     assert rows[-1].find(attrs={"data-state": True}).get_text(strip=True) == tag
+
+
+# Changing ------------------------------------------------------------------------------------------
+
+
+def answers_on(html: str) -> dict:
+    """The answers a browser would send from the page's form as it stands (what GET filled in)."""
+    form = BeautifulSoup(html, "html.parser").find("form", action=lambda action: (action or "").endswith("/edit"))
+    data: dict[str, list[str]] = {}
+    for field in form.find_all(["input", "textarea"]):
+        name, kind = field.get("name"), field.get("type", "text")
+        if not name or name == "csrf_token" or kind == "submit":
+            continue
+        if kind in ("checkbox", "radio"):
+            if field.has_attr("checked"):
+                data.setdefault(name, []).append(field["value"])
+            continue
+        data.setdefault(name, []).append(field.get_text() if field.name == "textarea" else field.get("value", ""))
+    return data
+
+
+def edit_url(grace: int, vacancy_id: int) -> str:
+    return f"/people/{grace}/vacancies/{vacancy_id}/edit"
+
+
+def test_david_changes_the_hours_and_times_of_graces_vacancy_and_jays_interest_stays(app):
+    grace, vacancy_id = person_id(app, "Grace", "Okafor"), grace_vacancy(app)
+    client = signed_in(app, DAVID)
+    show = get_page(client, f"/people/{grace}/vacancies/{vacancy_id}")
+    change = show.soup.find("a", attrs={"data-change": True})
+    assert change["href"] == edit_url(grace, vacancy_id) and change.get_text(" ", strip=True) == "Change the vacancy"
+
+    page = get_page(client, edit_url(grace, vacancy_id))
+    assert page.soup.find("h1").get_text(strip=True) == "Change the vacancy"
+    assert page.soup.find("title").get_text().startswith("Change the vacancy")
+    assert page.soup.find("form", action=edit_url(grace, vacancy_id)) and not page.soup.find("form", action=lambda a: "/new" in (a or ""))
+    assert page.soup.find("button", id="submit").get_text(strip=True) == "Save changes"
+    back = page.soup.find("a", class_="govuk-back-link")
+    assert back["href"] == f"/people/{grace}/vacancies/{vacancy_id}" and back.get_text(strip=True) == "Back to the vacancy"
+    # Every answer is filled in from the vacancy as it is (the demo's: 8 hours, Tuesday and Thursday mornings).
+    today = london_today()
+    filled = answers_on(page.text)
+    assert filled["title"] == ["Morning support for my mother in NF4"] and filled["district_code"] == ["NF4"]
+    assert filled["hours_per_week"] == ["8"] and filled["rate"] == ["14.00"]
+    assert set(filled["slots"]) == {"tue-morning", "thu-morning"}
+    assert filled["times_note"] == ["Tuesday and Thursday, 9am to 1pm"]
+    assert set(filled["support"]) == {"personal_care", "cooking"}
+    assert set(filled["experience"]) == {"dementia", "older_people"} and "languages" not in filled
+    assert filled["gender_preference"] == [""] and filled["driver_needed"] == ["no"]
+    assert filled["start_date"] == date_parts(today + timedelta(days=28))
+    assert filled["closing_date"] == date_parts(today + timedelta(days=14))
+    assert filled["description"][0].startswith("My mother Grace is 81")
+
+    # Change the hours and the times only; everything else is sent back as it was.
+    filled.update(hours_per_week=["12"], slots=["tue-morning", "thu-morning", "sat-afternoon"],
+                  times_note=["Tuesday and Thursday 9am to 1pm, Saturday 2pm to 4pm"])
+    response = post_form(client, edit_url(grace, vacancy_id), filled)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/people/{grace}/vacancies/{vacancy_id}")
+    shown = get_page(client, response.headers["Location"])
+    assert "The vacancy ‘Morning support for my mother in NF4’ has been changed." in shown.text
+    details = shown.soup.find(attrs={"data-details": True}).get_text(" ", strip=True)
+    assert "Tuesday and Thursday mornings and Saturday afternoons" in details
+    assert "Saturday 2pm to 4pm" in details and "12" in details and "£14.00" in details
+    assert "Jay S." in shown.soup.find(attrs={"data-interests": True}).get_text()
+    with app.app_context():
+        vacancy = db.session.get(Vacancy, vacancy_id)
+        assert vacancy.hours_per_week == 12 and vacancy.rate_pence == 1400 and vacancy.status == VacancyStatus.OPEN
+        assert vacancy.availability == slots_mask(["tue-morning", "thu-morning", "sat-afternoon"])
+        assert vacancy.closing_date == today + timedelta(days=14) and vacancy.experience_wanted == 0b11
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(VacancyInterest)
+                                 .where(VacancyInterest.vacancy_id == vacancy_id)) == 1
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "vacancy.changed")).one()
+        assert (event.record_id, event.acting_for_id) == (str(vacancy_id), grace)
+
+
+def test_a_closing_date_in_the_past_is_refused_and_nothing_is_changed(app):
+    grace, vacancy_id = person_id(app, "Grace", "Okafor"), grace_vacancy(app)
+    client = signed_in(app, DAVID)
+    filled = answers_on(get_page(client, edit_url(grace, vacancy_id)).text)
+    filled.update(hours_per_week=["20"], closing_date=date_parts(london_today() - timedelta(days=1)))
+    response = post_form(client, edit_url(grace, vacancy_id), filled)
+    assert response.status_code == 200
+    assert "<title>Error: Change the vacancy" in response.text
+    assert "The closing date must be today or in the future" in response.text
+    assert 'href="#closing_date"' in response.text
+    # The page keeps what was typed, so it can be put right.
+    assert answers_on(response.text)["hours_per_week"] == ["20"]
+    # An empty form (what the access matrix sends) changes nothing either.
+    assert post_form(client, edit_url(grace, vacancy_id), {}).status_code == 200
+    with app.app_context():
+        vacancy = db.session.get(Vacancy, vacancy_id)
+        assert vacancy.hours_per_week == 8 and vacancy.closing_date == london_today() + timedelta(days=14)
+        assert vacancy.title == "Morning support for my mother in NF4"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "vacancy.changed")) == 0
+
+
+def test_only_those_who_manage_grace_may_change_her_vacancy(app):
+    grace, sam, vacancy_id = person_id(app, "Grace", "Okafor"), person_id(app, "Sam", "Okafor"), grace_vacancy(app)
+    changed = answers(hours_per_week="30")
+    # Rachel, the council officer, reads the vacancy but does not recruit: no link, and 403.
+    rachel = signed_in(app, RACHEL)
+    page = get_page(rachel, f"/people/{grace}/vacancies/{vacancy_id}")
+    assert not page.soup.find(attrs={"data-change": True})
+    token = csrf_token(page.text)
+    assert rachel.get(edit_url(grace, vacancy_id)).status_code == 403
+    assert rachel.post(edit_url(grace, vacancy_id), data={"csrf_token": token, **changed}).status_code == 403
+    # David may only view Sam's record: his manage pages are not found, whatever the vacancy.
+    david = signed_in(app, DAVID)
+    token = csrf_token(david.get(f"/people/{sam}/vacancies").text)
+    assert david.get(edit_url(sam, vacancy_id)).status_code == 404
+    assert david.post(edit_url(sam, vacancy_id), data={"csrf_token": token, **changed}).status_code == 404
+    # Kim (Brightpath) does not support Grace: not found.
+    kim = signed_in(app, KIM)
+    token = csrf_token(kim.get("/account").text)
+    assert kim.get(edit_url(grace, vacancy_id)).status_code == 404
+    assert kim.post(edit_url(grace, vacancy_id), data={"csrf_token": token, **changed}).status_code == 404
+    # Grace's vacancy under Amina's address is not found, even for Amina.
+    amina = signed_in(app, "amina@example.org")
+    assert amina.get(edit_url(person_id(app, "Amina", "Patel"), vacancy_id)).status_code == 404
+    with app.app_context():
+        assert db.session.get(Vacancy, vacancy_id).hours_per_week == 8
+
+
+def test_a_filled_vacancy_cannot_be_changed_and_its_edit_page_says_why(app):
+    grace, vacancy_id = person_id(app, "Grace", "Okafor"), grace_vacancy(app)
+    client = signed_in(app, DAVID)
+    url = f"/people/{grace}/vacancies/{vacancy_id}"
+    filled = answers_on(get_page(client, edit_url(grace, vacancy_id)).text)  # the form open in another tab
+    assert post_form(client, f"{url}/close", {"outcome": "filled"}, url).status_code == 302
+    page = get_page(client, url)
+    assert not page.soup.find(attrs={"data-change": True})
+    response = client.get(edit_url(grace, vacancy_id))
+    assert response.status_code == 302 and response.headers["Location"].endswith(url)
+    assert "is marked as filled, so it can no longer be changed" in client.get(response.headers["Location"]).text
+    # Saving the form from the other tab changes nothing either.
+    filled.update(hours_per_week=["30"])
+    response = client.post(edit_url(grace, vacancy_id), data={"csrf_token": csrf_token(page.text), **filled})
+    assert response.status_code == 302 and response.headers["Location"].endswith(url)
+    with app.app_context():
+        vacancy = db.session.get(Vacancy, vacancy_id)
+        assert vacancy.status == VacancyStatus.FILLED and vacancy.hours_per_week == 8
+
+
+def test_the_service_changes_only_an_open_vacancy_even_if_it_closed_meanwhile(app):
+    vacancy_id = grace_vacancy(app)
+    today = london_today()
+    with app.app_context():
+        vacancy = db.session.get(Vacancy, vacancy_id)
+        # Withdrawn in another tab after this one loaded it (this session still thinks it is open).
+        db.session.execute(sa.update(Vacancy).where(Vacancy.id == vacancy_id).values(status=VacancyStatus.WITHDRAWN)
+                           .execution_options(synchronize_session=False))
+        assert vacancy.status == VacancyStatus.OPEN
+        data = VacancyInput(
+            title="New title", district_code="NF4", hours_per_week=10, availability=slots_mask(["mon-morning"]),
+            times_note="", support_needed=1, experience_wanted=0, languages=0, gender_preference=None,
+            driver_needed=False, rate_pence=1500, start_date=today + timedelta(days=20),
+            closing_date=today + timedelta(days=10))
+        with pytest.raises(RegisterError) as refused:
+            update_vacancy(vacancy, data)
+        assert "(marked as withdrawn), so it can no longer be changed" in refused.value.problems[0][1]
+        assert vacancy.title == "Morning support for my mother in NF4" and vacancy.hours_per_week == 8
+        with pytest.raises(RegisterError, match="marked as withdrawn"):
+            update_vacancy(vacancy, data)  # and, seen as closed, it is refused before anything is tried
+
+
+def test_jay_sees_the_changed_hours(app):
+    grace, vacancy_id = person_id(app, "Grace", "Okafor"), grace_vacancy(app)
+    jay = signed_in(app, JAY)
+    assert "8 hours a week" in get_page(jay, "/vacancies").text
+    david = signed_in(app, DAVID)
+    filled = answers_on(get_page(david, edit_url(grace, vacancy_id)).text)
+    filled.update(hours_per_week=["15"])
+    assert post_form(david, edit_url(grace, vacancy_id), filled).status_code == 302
+    detail = get_page(jay, f"/vacancies/{vacancy_id}")
+    rows = detail.soup.find(attrs={"data-details": True}).get_text(" ", strip=True)
+    assert "Hours a week 15" in rows
+    assert "You expressed interest on" in detail.text
+    assert "15 hours a week" in get_page(jay, "/vacancies").text

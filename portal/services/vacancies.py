@@ -101,6 +101,34 @@ def post_vacancy(recipient: Recipient, user: User, data: VacancyInput) -> Vacanc
     return vacancy
 
 
+def _closed_message(vacancy: Vacancy) -> str:
+    return f"This vacancy is closed (marked as {vacancy.status.value}), so it can no longer be changed"
+
+
+def update_vacancy(vacancy: Vacancy, data: VacancyInput) -> None:
+    """Change an open vacancy's details, with the same checks as posting it. Interest already expressed
+    stays. A closed vacancy (filled or withdrawn, perhaps in another tab) is not changed. Caller commits."""
+    if vacancy.status != VacancyStatus.OPEN:
+        raise RegisterError([("title", _closed_message(vacancy))])
+    problems = _checked(data, london_today())
+    if problems:
+        raise RegisterError(problems)
+    values = {
+        "title": data.title.strip(), "district_code": data.district_code, "hours_per_week": data.hours_per_week,
+        "availability": data.availability, "times_note": data.times_note.strip(), "support_needed": data.support_needed,
+        "experience_wanted": data.experience_wanted, "languages": data.languages,
+        "gender_preference": data.gender_preference, "driver_needed": data.driver_needed, "rate_pence": data.rate_pence,
+        "start_date": data.start_date, "closing_date": data.closing_date, "description": data.description.strip(),
+    }
+    # Only while it is still open in the database: closing it in another tab meanwhile wins.
+    changed = db.session.execute(
+        sa.update(Vacancy).where(Vacancy.id == vacancy.id, Vacancy.status == VacancyStatus.OPEN).values(**values)
+    ).rowcount
+    db.session.refresh(vacancy)
+    if not changed:
+        raise RegisterError([("title", _closed_message(vacancy))])
+
+
 def close_vacancy(vacancy: Vacancy, status: VacancyStatus) -> bool:
     """Mark an open vacancy filled or withdrawn. False when it was already closed (a second click)."""
     if status == VacancyStatus.OPEN:
@@ -199,4 +227,5 @@ def first_name_and_area(vacancy: Vacancy) -> str:
 
 
 __all__ = ["VacancyInput", "check_vacancy", "close_vacancy", "express_interest", "first_name_and_area", "interest_counts",
-           "interest_of", "interests_of", "listed_interests", "post_vacancy", "recipient_side_users", "recipient_vacancies", "utcnow"]
+           "interest_of", "interests_of", "listed_interests", "post_vacancy", "recipient_side_users", "recipient_vacancies",
+           "update_vacancy", "utcnow"]

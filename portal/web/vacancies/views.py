@@ -1,7 +1,7 @@
 """Vacancies: posted for a recipient, browsed by PAs; and the council's register counts.
 
 The recipient's side sits under /people/<id>/vacancies: anyone who may see the record reads it; the
-person, a manage-level representative or their DPSS staff post and close vacancies (council officers
+person, a manage-level representative or their DPSS staff post, change and close vacancies (council officers
 oversee but do not recruit: 403; a view-level representative gets 404 from recipient_or_404 with
 MANAGE). A vacancy is only found through its own recipient, so another person's vacancy id is 404.
 
@@ -33,7 +33,7 @@ from portal.access import (
 from portal.extensions import db
 from portal.models import Recipient, RepresentativeLevel
 from portal.models.register import Gender, Vacancy, VacancyStatus
-from portal.services import register_counts, vacancies
+from portal.services import amounts, register_counts, vacancies
 from portal.services.clock import london_today
 from portal.services.register import RegisterError, parse_districts
 from portal.services.register_options import (
@@ -42,8 +42,10 @@ from portal.services.register_options import (
     SUPPORT,
     describe_slots,
     join_words,
+    keys_of,
     labels_of,
     mask_of,
+    slot_keys,
     slots_mask,
 )
 from portal.services.register_search import MAX_PAGE, PAGE_SIZE, best_pas_for_vacancy, vacancies_for_pa
@@ -127,6 +129,26 @@ def _vacancy_of(recipient: Recipient, vacancy_id: int) -> Vacancy:
     return vacancy
 
 
+def form_data(vacancy: Vacancy) -> dict:
+    """A vacancy as the form's answers, to change it: masks as ticked boxes, pence as pounds ("14.00")."""
+    return {
+        "title": vacancy.title,
+        "district_code": vacancy.district_code,
+        "hours_per_week": str(vacancy.hours_per_week),
+        "slots": slot_keys(vacancy.availability),
+        "times_note": vacancy.times_note,
+        "support": keys_of(SUPPORT, vacancy.support_needed),
+        "experience": keys_of(EXPERIENCE, vacancy.experience_wanted),
+        "languages": keys_of(LANGUAGES, vacancy.languages),
+        "gender_preference": vacancy.gender_preference.value if vacancy.gender_preference else "",
+        "driver_needed": "yes" if vacancy.driver_needed else "no",
+        "rate": amounts.pence_as_text(vacancy.rate_pence),
+        "start_date": vacancy.start_date,
+        "closing_date": vacancy.closing_date,
+        "description": vacancy.description,
+    }
+
+
 def _page(template: str, recipient: Recipient, **context):
     return render_template(template, recipient=recipient, caption=capacity_caption(current_user, recipient),
                            state_tags=STATE_TAGS, **context)
@@ -202,6 +224,39 @@ def _render_show(recipient: Recipient, vacancy: Vacancy, close_form: CloseForm |
 def show(person_id: int, vacancy_id: int):
     recipient = recipient_or_404(person_id)
     return _render_show(recipient, _vacancy_of(recipient, vacancy_id))
+
+
+@bp.route("/people/<int:person_id>/vacancies/<int:vacancy_id>/edit", methods=["GET", "POST"])
+@requires(*RECRUITERS)
+def edit(person_id: int, vacancy_id: int):
+    recipient = recipient_or_404(person_id, MANAGE)
+    vacancy = _vacancy_of(recipient, vacancy_id)
+    if vacancy.status != VacancyStatus.OPEN:
+        flash(f"This vacancy is marked as {vacancy.status.value}, so it can no longer be changed. "
+              f"Post a new vacancy if {recipient.person.given_name} needs a PA again.", "info")
+        return redirect(url_for(".show", person_id=person_id, vacancy_id=vacancy.id))
+    form = VacancyForm(data=form_data(vacancy) if request.method == "GET" else None)
+    form.submit.label.text = "Save changes"
+    if request.method == "POST":
+        answers_read = form.validate()
+        data = form.vacancy_input()
+        if not answers_read:
+            show_problems(form, vacancies.check_vacancy(data), "title", skip_answered=True)
+        else:
+            try:
+                vacancies.update_vacancy(vacancy, data)
+            except RegisterError as error:
+                db.session.rollback()
+                show_problems(form, error.problems, "title")
+            else:
+                audit("vacancy.changed", record_type="vacancy", record_id=vacancy.id, acting_for_id=recipient.person_id)
+                db.session.commit()
+                flash(f"The vacancy ‘{vacancy.title}’ has been changed.", "success")
+                return redirect(url_for(".show", person_id=person_id, vacancy_id=vacancy.id))
+    here = url_for(".show", person_id=person_id, vacancy_id=vacancy.id)
+    return _page("vacancies/new.html", recipient, form=form, chosen_slots=set(form.slots.data or []), week=WEEK,
+                 vacancy=vacancy, heading="Change the vacancy", back_href=here, back_text="Back to the vacancy",
+                 action=url_for(".edit", person_id=person_id, vacancy_id=vacancy.id))
 
 
 @bp.post("/people/<int:person_id>/vacancies/<int:vacancy_id>/close")
