@@ -94,6 +94,12 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    # SQLite's FTS5 tables for the register's free text (migration 0005) have no model: leave them be.
+    conf_args.setdefault(
+        "include_object",
+        lambda obj, name, type_, reflected, compare_to: not (type_ == "table" and name.startswith("pa_profile_text")),
+    )
+
     connectable = get_engine()
 
     with connectable.connect() as connection:

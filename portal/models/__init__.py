@@ -15,6 +15,7 @@ from portal.models.budgets import (
     SupportPlan,
 )
 from portal.models.card_imports import CardImport, CardImportRejection, CategoryRule, UnmatchedCardRow
+from portal.models.casework import CaseNote, SafeguardingConcern
 from portal.models.content import ContentPage
 from portal.models.employing import (
     EmployerInsurance,
@@ -36,6 +37,8 @@ from portal.models.ledger import (
     EntrySource,
     EntryState,
     ExcessBalanceReview,
+    ExcessProposal,
+    ExcessReason,
     ExpectedItem,
     ExpectedKind,
     ExpectedStatus,
@@ -90,6 +93,10 @@ from portal.models.timesheets import (
 )
 
 __all__ = [
+    "CaseNote",
+    "SafeguardingConcern",
+    "ExcessProposal",
+    "ExcessReason",
     "DistrictCentroid",
     "CheckKind",
     "ContactBlock",

@@ -162,8 +162,25 @@ class ExpectedItem(db.Model):
 
 
 class ReviewStatus(enum.StrEnum):
-    OPEN = "open"
+    OPEN = "open"  # opened by the payment run's check; the caseworker works it
+    PROPOSED = "proposed"  # a reclaim proposed, waiting for the council officer
+    RECLAIMED = "reclaimed"  # approved and posted to the ledger (exactly once)
+    KEPT = "kept"  # the money stays (the caseworker's decision, or the council declined the reclaim)
     CLOSED = "closed"
+
+
+class ExcessReason(enum.StrEnum):
+    INFORMAL_SUPPORT = "informal support increased"
+    NO_PA = "could not find a PA"
+    HOSPITAL = "in hospital"
+    PLANNED_RESPITE = "saving for planned respite agreed in the plan"
+    OTHER = "other"
+
+
+class ExcessProposal(enum.StrEnum):
+    KEEP = "keep"
+    RECLAIM_PART = "reclaim part"
+    RECLAIM_ALL = "reclaim all"
 
 
 class ExcessBalanceReview(db.Model):
@@ -184,6 +201,21 @@ class ExcessBalanceReview(db.Model):
     reasons: Mapped[str] = mapped_column(String(200))
     status: Mapped[ReviewStatus] = mapped_column(_enum(ReviewStatus, 12), default=ReviewStatus.OPEN)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The caseworker's work (issue 6): why the money built up, and what they propose.
+    reason: Mapped[ExcessReason | None] = mapped_column(_enum(ExcessReason, 60))
+    reason_note: Mapped[str] = mapped_column(String(1000), default="")
+    help_offered: Mapped[str] = mapped_column(String(1000), default="")  # when the reason is unmet need
+    proposal: Mapped[ExcessProposal | None] = mapped_column(_enum(ExcessProposal, 20))
+    proposed_pence: Mapped[int | None] = mapped_column(Integer)
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The council officer's decision, and the ledger entry a reclaim posted (its payment_key makes it once only).
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str] = mapped_column(String(1000), default="")
+    reclaim_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    # Optimistic locking: every change is made against the version the page was drawn from.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     account: Mapped[DPAccount] = relationship()
 

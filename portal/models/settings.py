@@ -26,6 +26,8 @@ class CouncilSettings(db.Model):
     # Spend below this needs no receipt (0: every spend needs one).
     evidence_threshold_pence: Mapped[int] = mapped_column(Integer, default=0)
     retention_years: Mapped[int] = mapped_column(Integer, default=6)
+    # Safeguarding concerns about the council's people go here at once (as well as to the DPSS).
+    safeguarding_email: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
