@@ -36,11 +36,16 @@ def init_app(app: Flask) -> None:
     from portal.web.find_pa.views import bp as find_pa_bp
     from portal.web.pa_contacts.views import bp as pa_contacts_bp
     from portal.web.vacancies.views import bp as vacancies_bp
+    from portal.web.excess_reviews.views import bp as excess_reviews_bp
+    from portal.web.work_queues.views import bp as work_queues_bp
+    from portal.web.casework.views import bp as casework_bp
+    from portal.web.oversight.views import bp as oversight_bp
 
     for blueprint in (
         public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp,
         money_bp, evidence_bp, statements_bp, budgets_bp, money_admin_bp, employments_bp, timesheets_bp, payroll_bp,
-        notifications_bp, register_bp, find_pa_bp, pa_contacts_bp, vacancies_bp,
+        notifications_bp, register_bp, find_pa_bp, pa_contacts_bp, vacancies_bp, excess_reviews_bp, work_queues_bp,
+        casework_bp, oversight_bp,
     ):
         app.register_blueprint(blueprint)
 
