@@ -525,6 +525,23 @@ def run(args: argparse.Namespace) -> None:
                 print(f"  {label:<40} {reason}", flush=True)
             else:
                 results.append(measure(label, session, url, args.requests))
+        # Caseloads and oversight (issue 6): work queues, a case page, the council's dashboard.
+        lee = sign_in(p, "lee@brightpath.example")
+        casework_pages = [
+            ("kim /work (her queue)", kim, p + "/work"),
+            ("lee /work (all Brightpath)", lee, p + "/work"),
+            ("lee /work/organisation", lee, p + "/work/organisation"),
+            ("omar /work (his queue)", omar, p + "/work"),
+            (f"rachel case page /people/{generated}", rachel, p + f"/people/{generated}"),
+            ("rachel /oversight (the dashboard)", rachel, p + "/oversight"),
+        ]
+        for label, session, url in casework_pages:
+            reason = probe(session, url)
+            if reason:
+                not_measured.append((label, reason))
+                print(f"  {label:<40} {reason}", flush=True)
+            else:
+                results.append(measure(label, session, url, args.requests))
         # Statement PDFs take longer: fewer requests each (the issue's targets are 1 s and 3 s).
         today = dt.date.today()
         person = amina_people[0]
