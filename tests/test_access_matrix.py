@@ -27,6 +27,7 @@ from portal.models import (
     LedgerEntry,
     Organisation,
     Person,
+    SafeguardingConcern,
     Timesheet,
     TimesheetDocument,
     TimesheetStatus,
@@ -374,6 +375,33 @@ GET  /register/contacts/{sam_jay_contact}/block      >/sign-in  403        403  
 POST /register/contacts/{sam_jay_contact}/block      >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
 GET  /register/contacts/{sam_jay_contact}/concern    >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
 POST /register/contacts/{sam_jay_contact}/concern    >/sign-in  403        403        403        403        404        200        403        403        403        403        403        403
+# Case notes: DPSS staff and council officers in scope; recipients, representatives, PAs, admin 403.
+GET  /people/{amina}/notes                                     >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+GET  /people/{grace}/notes                                     >/sign-in  403        403        403        403        403        403        403        404        404        200        200        403
+GET  /people/{sam}/notes                                       >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+GET  /people/{ellen}/notes                                     >/sign-in  403        403        403        403        403        403        403        404        404        200        404        403
+GET  /people/999999/notes                                      >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
+POST /people/{amina}/notes                                     >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+POST /people/{ellen}/notes                                     >/sign-in  403        403        403        403        403        403        403        404        404        200        404        403
+# Reporting a concern: anyone who may see the person (a view-level representative too); a PA about a current employer.
+GET  /people/{amina}/concern                                   >/sign-in  200        404        404        404        200        404        404        200        200        404        200        403
+GET  /people/{grace}/concern                                   >/sign-in  404        200        200        404        404        404        404        404        404        200        200        403
+GET  /people/{sam}/concern                                     >/sign-in  404        404        200        404        404        404        404        200        200        404        200        403
+GET  /people/{tom}/concern                                     >/sign-in  404        404        404        200        404        404        404        200        200        404        200        403
+GET  /people/{ellen}/concern                                   >/sign-in  404        404        404        404        404        404        200        404        404        200        404        403
+GET  /people/999999/concern                                    >/sign-in  404        404        404        404        404        404        404        404        404        404        404        403
+POST /people/{amina}/concern                                   >/sign-in  200        404        404        404        200        404        404        200        200        404        200        403
+POST /people/{sam}/concern                                     >/sign-in  404        404        200        404        404        404        404        200        200        404        200        403
+POST /people/{ellen}/concern                                   >/sign-in  404        404        404        404        404        404        200        404        404        200        404        403
+GET  /people/{tom}/concern/{tom_concern}/sent                  >/sign-in  404        404        404        404        404        404        404        200        404        404        404        403
+GET  /people/{amina}/concern/{tom_concern}/sent                >/sign-in  404        404        404        404        404        404        404        404        404        404        404        403
+# Concerns list and acknowledging: DPSS staff and council officers in scope.
+GET  /people/{tom}/concerns                                    >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+GET  /people/{grace}/concerns                                  >/sign-in  403        403        403        403        403        403        403        404        404        200        200        403
+GET  /people/{ellen}/concerns                                  >/sign-in  403        403        403        403        403        403        403        404        404        200        404        403
+POST /people/{tom}/concerns/{tom_concern}/acknowledge          >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
+POST /people/{amina}/concerns/{tom_concern}/acknowledge        >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
+POST /people/{tom}/concerns/999999/acknowledge                 >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
 """
 
 # Form fields sent with a POST besides the CSRF token. Without an entry, a POST sends no fields:
@@ -489,7 +517,8 @@ def demo_ids(app) -> dict[str, int]:
                                                                         ProfileCheck.kind == CheckKind.DBS))
         jay_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == jay_dbs))
         sophie_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == sophie_dbs))
-        hidden_profile = profile_of("Mia Walsh")  # the demo's PA who hid her profile
+        hidden_profile = profile_of("Mia Walsh")
+        tom_concern = db.session.scalar(sa.select(SafeguardingConcern.id).where(SafeguardingConcern.recipient_id == people["Tom Hughes"]))
         sam_jay_contact = db.session.scalar(sa.select(ContactRequest.id).where(ContactRequest.recipient_id == people["Sam Okafor"]))
     return {
         "amina": people["Amina Patel"],
@@ -520,6 +549,7 @@ def demo_ids(app) -> dict[str, int]:
         "sophie_dbs_request": sophie_dbs_request,
         "sam_jay_contact": sam_jay_contact,
         "hidden_profile": hidden_profile,
+        "tom_concern": tom_concern,
     }
 
 

@@ -158,6 +158,9 @@ def load_personas(time_cost: int = 3, memory_cost: int = 65536) -> dict[str, int
     from portal.services.demo_register import load_register
 
     load_register(ids)
+    from portal.services.demo_casework import load_casework
+
+    load_casework(ids)
     return ids
 
 

@@ -25,6 +25,7 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
+    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -201,6 +202,18 @@ class CouncilSettingsForm(FlaskForm):
         validators=[
             InputRequired("Enter how many years records are kept for"),
             NumberRange(*RETENTION_YEARS_RANGE, message="Records must be kept for between {} and {} years".format(*RETENTION_YEARS_RANGE)),
+        ],
+    )
+    # Issue 6 (casework): where safeguarding concerns about the council's people are emailed at once.
+    safeguarding_email = StringField(
+        "Safeguarding contact email (optional)",
+        widget=GovTextInput(),
+        description="Concerns reported about the council's people are emailed here at once, as well as going to their support service",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            Optional(),
+            Email("Enter the safeguarding contact email in the correct format, like safeguarding@council.example", check_deliverability=False),
+            Length(max=200, message="The safeguarding contact email must be 200 characters or fewer"),
         ],
     )
     submit = SubmitField("Save settings", widget=GovSubmitInput())

@@ -358,6 +358,8 @@ def new_council_settings(council_id: int):
         form.contingency.data = base.contingency_pence
         form.evidence_threshold.data = base.evidence_threshold_pence
         form.retention_years.data = base.retention_years
+        in_force = local_settings.council_settings_row(council.id, london_today())
+        form.safeguarding_email.data = in_force.safeguarding_email if in_force else ""
     if form.validate_on_submit():
         try:
             row = local_settings.add_council_settings(
@@ -366,6 +368,7 @@ def new_council_settings(council_id: int):
                 evidence_threshold_pence=form.evidence_threshold.data, retention_years=form.retention_years.data,
                 user_id=current_user.id,
             )
+            row.safeguarding_email = form.safeguarding_email.data or ""  # issue 6: the safeguarding contact
             audit("council_settings.added", record_type="council_settings", record_id=row.id, outcome=f"council {council.id}")
             db.session.commit()
         except local_settings.SettingsError as error:
