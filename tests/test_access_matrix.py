@@ -24,6 +24,7 @@ from portal.models import (
     Employment,
     EntryState,
     Evidence,
+    ExcessBalanceReview,
     LedgerEntry,
     Organisation,
     Person,
@@ -402,6 +403,15 @@ GET  /people/{ellen}/concerns                                  >/sign-in  403   
 POST /people/{tom}/concerns/{tom_concern}/acknowledge          >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
 POST /people/{amina}/concerns/{tom_concern}/acknowledge        >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
 POST /people/{tom}/concerns/999999/acknowledge                 >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
+# Excess-balance reviews: read by anyone who may see the person; worked by their DPSS staff, decided by the council.
+GET  /people/{grace}/excess-reviews                      >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{ellen}/excess-reviews                      >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{tom}/excess-reviews                        >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{grace}/excess-reviews/{grace_review}       >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{amina}/excess-reviews/{grace_review}       >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+GET  /people/{grace}/excess-reviews/999999               >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
+POST /people/{grace}/excess-reviews/{grace_review}       >/sign-in  403        403        403        403        403        403        403        404        404        200        >/people/{grace}/excess-reviews/{grace_review}  403
+POST /people/{amina}/excess-reviews/{grace_review}       >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
 """
 
 # Form fields sent with a POST besides the CSRF token. Without an entry, a POST sends no fields:
@@ -518,6 +528,9 @@ def demo_ids(app) -> dict[str, int]:
         jay_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == jay_dbs))
         sophie_dbs_request = db.session.scalar(sa.select(VerificationRequest.id).where(VerificationRequest.check_id == sophie_dbs))
         hidden_profile = profile_of("Mia Walsh")
+        grace_review = db.session.scalar(
+            sa.select(ExcessBalanceReview.id).join(DPAccount, DPAccount.id == ExcessBalanceReview.account_id)
+            .where(DPAccount.recipient_id == people["Grace Okafor"]).order_by(ExcessBalanceReview.cycle_start.desc()).limit(1))
         tom_concern = db.session.scalar(sa.select(SafeguardingConcern.id).where(SafeguardingConcern.recipient_id == people["Tom Hughes"]))
         sam_jay_contact = db.session.scalar(sa.select(ContactRequest.id).where(ContactRequest.recipient_id == people["Sam Okafor"]))
     return {
@@ -550,6 +563,7 @@ def demo_ids(app) -> dict[str, int]:
         "sam_jay_contact": sam_jay_contact,
         "hidden_profile": hidden_profile,
         "tom_concern": tom_concern,
+        "grace_review": grace_review,
     }
 
 
