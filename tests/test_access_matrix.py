@@ -412,6 +412,11 @@ GET  /people/{amina}/excess-reviews/{grace_review}       >/sign-in  404        4
 GET  /people/{grace}/excess-reviews/999999               >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
 POST /people/{grace}/excess-reviews/{grace_review}       >/sign-in  403        403        403        403        403        403        403        404        404        200        >/people/{grace}/excess-reviews/{grace_review}  403
 POST /people/{amina}/excess-reviews/{grace_review}       >/sign-in  403        403        403        403        403        403        403        404        404        404        404        403
+# The council's dashboard and its CSVs: council officers only, for their own council.
+GET  /oversight                                                >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
+GET  /oversight/uptake-age.csv                                 >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
+GET  /oversight/spend-category.csv                             >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
+GET  /oversight/no-such-table.csv                              >/sign-in  403        403        403        403        403        403        403        403        403        403        404        403
 """
 
 # Form fields sent with a POST besides the CSRF token. Without an entry, a POST sends no fields:
