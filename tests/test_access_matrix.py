@@ -417,6 +417,14 @@ GET  /oversight                                                >/sign-in  403   
 GET  /oversight/uptake-age.csv                                 >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
 GET  /oversight/spend-category.csv                             >/sign-in  403        403        403        403        403        403        403        403        403        403        200        403
 GET  /oversight/no-such-table.csv                              >/sign-in  403        403        403        403        403        403        403        403        403        403        404        403
+# Work queues: DPSS staff only; a caseworker their own cases, a manager any caseworker of their organisation.
+GET  /work                                    >/sign-in  403        403        403        403        403        403        403        200        200        200        403        403
+GET  /work?kind=excess-reviews                >/sign-in  403        403        403        403        403        403        403        200        200        200        403        403
+GET  /work?kind=no-such-kind                  >/sign-in  403        403        403        403        403        403        403        404        404        404        403        403
+GET  /work?caseworker={kim_user}              >/sign-in  403        403        403        403        403        403        403        200        200        403        403        403
+GET  /work?caseworker={omar_user}             >/sign-in  403        403        403        403        403        403        403        403        404        200        403        403
+GET  /work?caseworker=unassigned              >/sign-in  403        403        403        403        403        403        403        403        200        403        403        403
+GET  /work/organisation                       >/sign-in  403        403        403        403        403        403        403        200        200        200        403        403
 """
 
 # Form fields sent with a POST besides the CSRF token. Without an entry, a POST sends no fields:
@@ -536,6 +544,8 @@ def demo_ids(app) -> dict[str, int]:
         grace_review = db.session.scalar(
             sa.select(ExcessBalanceReview.id).join(DPAccount, DPAccount.id == ExcessBalanceReview.account_id)
             .where(DPAccount.recipient_id == people["Grace Okafor"]).order_by(ExcessBalanceReview.cycle_start.desc()).limit(1))
+        kim_user = db.session.scalar(sa.select(User.id).where(User.email == EMAILS["kim"]))
+        omar_user = db.session.scalar(sa.select(User.id).where(User.email == EMAILS["omar"]))
         tom_concern = db.session.scalar(sa.select(SafeguardingConcern.id).where(SafeguardingConcern.recipient_id == people["Tom Hughes"]))
         sam_jay_contact = db.session.scalar(sa.select(ContactRequest.id).where(ContactRequest.recipient_id == people["Sam Okafor"]))
     return {
@@ -568,6 +578,8 @@ def demo_ids(app) -> dict[str, int]:
         "sam_jay_contact": sam_jay_contact,
         "hidden_profile": hidden_profile,
         "tom_concern": tom_concern,
+        "kim_user": kim_user,
+        "omar_user": omar_user,
         "grace_review": grace_review,
     }
 

@@ -146,7 +146,11 @@ class ExpectedItem(db.Model):
     """Money the portal expects to move but has not yet: owed out of the account, or due into it."""
 
     __tablename__ = "expected_items"
-    __table_args__ = (Index("ix_expected_items_account_status", "account_id", "status"),)
+    __table_args__ = (
+        Index("ix_expected_items_account_status", "account_id", "status"),
+        # Work queues: contributions in arrears per account.
+        Index("ix_expected_items_account_kind_status_due", "account_id", "kind", "status", "due_date"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("dp_accounts.id"))

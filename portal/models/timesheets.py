@@ -64,6 +64,9 @@ class Timesheet(db.Model):
         Index("ix_timesheets_employer_period", "employer_id", "period_start"),
         Index("ix_timesheets_pa_period", "pa_id", "period_start"),
         Index("ix_timesheets_period_status", "period_start", "status"),
+        # Work queues: timesheets to approve or key in per employer, and the latest per employment.
+        Index("ix_timesheets_employer_status", "employer_id", "status"),
+        Index("ix_timesheets_employment_period_status", "employment_id", "period_start", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -531,6 +531,7 @@ def run(args: argparse.Namespace) -> None:
             ("kim /work (her queue)", kim, p + "/work"),
             ("lee /work (all Brightpath)", lee, p + "/work"),
             ("lee /work/organisation", lee, p + "/work/organisation"),
+            ("lee /work?kind=receipts-missing (view all)", lee, p + "/work?kind=receipts-missing"),
             ("omar /work (his queue)", omar, p + "/work"),
             (f"rachel case page /people/{generated}", rachel, p + f"/people/{generated}"),
         ]
