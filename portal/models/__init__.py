@@ -47,6 +47,7 @@ from portal.models.ledger import (
     Payee,
     PaymentConfirmation,
     ReviewStatus,
+    SpendSummary,
 )
 from portal.models.organisations import District, Organisation, OrganisationKind
 from portal.models.people import (
@@ -171,6 +172,7 @@ __all__ = [
     "Role",
     "Shift",
     "SignInFailure",
+    "SpendSummary",
     "StarterDeclaration",
     "SupportLine",
     "SupportPlan",

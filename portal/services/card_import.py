@@ -49,7 +49,7 @@ from portal.models import (
 from portal.services import cycles, excess
 from portal.services.amounts import to_hundredths
 from portal.services.clock import utcnow
-from portal.services.ledger import needs_evidence
+from portal.services.ledger import SUMMARISED_KINDS, move_spend, needs_evidence, spend_key
 from portal.services.local_settings import council_settings
 
 MATCH_WINDOW = timedelta(days=5)
@@ -510,6 +510,7 @@ def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_i
             else:
                 report.posted += 1
         _move_balances(balance_moves, entry_counts)
+        _move_spend(new_entries)
     db.session.commit()
     return council_credits
 
@@ -554,6 +555,17 @@ def _move_balances(moves: dict[int, int], counts: dict[int, int]) -> None:
                 entry_count=table.c.entry_count + sa.bindparam("b_count")),
         [{"b_account": a, "b_amount": amount, "b_count": counts[a]} for a, amount in moves.items()],
     )
+
+
+def _move_spend(new_entries) -> None:
+    """Add a batch's spend, refunds and reclaims to spend_summaries: one upsert per batch."""
+    moves: dict[tuple, tuple[int, int]] = {}
+    for row, kind, category, _, info, _ in new_entries:
+        if kind in SUMMARISED_KINDS:
+            key = spend_key(info.account_id, row.entry_date, kind, category)
+            pence, count = moves.get(key, (0, 0))
+            moves[key] = (pence + row.amount_pence, count + 1)
+    move_spend(moves)
 
 
 def _match_candidates(account_ids: set[int], first: date, last: date) -> dict[int, list]:

@@ -468,12 +468,19 @@ def generate_money(first_person_id: int, last_person_id: int, *, seed: int = 202
         .where(LedgerEntry.account_id >= (next_id["accounts"] - len(person_ids)))
         .group_by(LedgerEntry.account_id),
     ))
+    ledger_refresh_spend(next_id["accounts"] - len(person_ids))
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         for table in ("dp_accounts", "budgets", "budget_versions", "support_plans", "support_lines", "ledger_entries"):
             db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
         db.session.commit()
     return rows_made
+
+
+def ledger_refresh_spend(first_account_id: int) -> None:
+    from portal.services.ledger import refresh_spend
+
+    refresh_spend(first_account_id)
 
 
 def ledger_payee_id(name: str) -> int:

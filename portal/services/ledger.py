@@ -1,4 +1,5 @@
-"""Posting to the ledger: entries never change, the balance cache moves in the same transaction.
+"""Posting to the ledger: entries never change, the balance cache and the spend summaries move in the
+same transaction.
 
 Callers commit. Every function here adds to the session only, so an entry, its state, its history
 and the balance change land together or not at all.
@@ -8,6 +9,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.extensions import db
 from portal.models import (
@@ -21,10 +23,13 @@ from portal.models import (
     ExpectedStatus,
     LedgerEntry,
     Payee,
+    SpendSummary,
 )
 
 # Spend from these sources carries its own documents, so it needs no receipt (domain.md, Evidence).
 NO_RECEIPT_SOURCES = {EntrySource.PAYROLL, EntrySource.MANAGED_PAYMENT}
+# The kinds spend_summaries adds up (what the council dashboard reports).
+SUMMARISED_KINDS = (EntryKind.SPEND, EntryKind.REFUND, EntryKind.RECLAIM)
 
 
 def payee_id(name: str | None) -> int | None:
@@ -98,6 +103,8 @@ def post(
         )
     )
     _move_balance(account_id, amount_pence)
+    if kind in SUMMARISED_KINDS:
+        move_spend({spend_key(account_id, entry_date, kind, category): (amount_pence, 0 if reverses_id else 1)})
     return entry
 
 
@@ -110,6 +117,58 @@ def _move_balance(account_id: int, amount_pence: int) -> None:
     if result.rowcount == 0:
         db.session.add(AccountBalance(account_id=account_id, balance_pence=amount_pence, entry_count=1))
         db.session.flush()
+
+
+def year_start(day: date) -> date:
+    """1 April of the financial year the day is in (as money.financial_year_start)."""
+    return date(day.year if (day.month, day.day) >= (4, 1) else day.year - 1, 4, 1)
+
+
+def year_start_sql(column):
+    """The same in SQL, for a date column."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.func.date(column, "-3 months", "start of year", "+3 months")
+    months = sa.literal_column("INTERVAL '3 months'", sa.Interval)
+    return sa.cast(sa.func.date_trunc("year", column - months) + months, sa.Date)
+
+
+def spend_key(account_id: int, day: date, kind: EntryKind, category: Category | str | None) -> tuple:
+    """The spend_summaries row an entry is added up in."""
+    return account_id, year_start(day), EntryKind(kind), Category(category).value if category else ""
+
+
+def move_spend(moves: dict[tuple, tuple[int, int]]) -> None:
+    """Add (pence, entries) to spend_summaries rows by spend_key: one upsert (ON CONFLICT DO UPDATE, so two
+    writers adding to a new row both count), in key order so concurrent writers lock rows alike."""
+    moves = {key: value for key, value in moves.items() if value != (0, 0)}
+    if not moves:
+        return
+    table = SpendSummary.__table__
+    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
+    insert = dialect.insert(table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.account_id, table.c.year_start, table.c.kind, table.c.category],
+        set_={"pence": table.c.pence + insert.excluded.pence, "entries": table.c.entries + insert.excluded.entries},
+    )
+    db.session.execute(upsert, [
+        {"account_id": account_id, "year_start": start, "kind": kind, "category": category, "pence": pence, "entries": entries}
+        for (account_id, start, kind, category), (pence, entries) in sorted(moves.items())
+    ])
+
+
+def refresh_spend(first_account_id: int) -> None:
+    """Recompute spend_summaries from the ledger for accounts with ids from first_account_id (bulk loads)."""
+    db.session.execute(sa.delete(SpendSummary).where(SpendSummary.account_id >= first_account_id))
+    year = year_start_sql(LedgerEntry.entry_date)
+    category = sa.func.coalesce(EntryState.category, "")
+    db.session.execute(sa.insert(SpendSummary.__table__).from_select(
+        ["account_id", "year_start", "kind", "category", "pence", "entries"],
+        sa.select(LedgerEntry.account_id, year, LedgerEntry.kind, category, sa.func.sum(LedgerEntry.amount_pence),
+                  sa.func.sum(sa.case((LedgerEntry.reverses_id.is_(None), 1), else_=0)))
+        .join(EntryState, EntryState.entry_id == LedgerEntry.id)
+        .where(LedgerEntry.account_id >= first_account_id, LedgerEntry.kind.in_(SUMMARISED_KINDS))
+        .group_by(LedgerEntry.account_id, year, LedgerEntry.kind, category),
+    ))
 
 
 def reverse(entry: LedgerEntry, *, user_id: int | None, reason: str, on: date) -> LedgerEntry:
@@ -149,7 +208,14 @@ def annotate(
                 explanation=state.explanation, note="as first recorded",
             )
         )
-    if category is not ...:
+    if category is not ... and category != state.category:
+        entry = db.session.get(LedgerEntry, entry_id)
+        if entry.kind in SUMMARISED_KINDS:
+            counted = 0 if entry.reverses_id else 1
+            move_spend({
+                spend_key(entry.account_id, entry.entry_date, entry.kind, state.category): (-entry.amount_pence, -counted),
+                spend_key(entry.account_id, entry.entry_date, entry.kind, category): (entry.amount_pence, counted),
+            })
         state.category = category
     if support_line_id is not ...:
         state.support_line_id = support_line_id
