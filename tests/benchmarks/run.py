@@ -368,6 +368,17 @@ def measure(label: str, session: requests.Session, url: str, count: int) -> Resu
     return result
 
 
+def measure_if_there(label: str, session: requests.Session, url: str, count: int, results: list[Result],
+                     not_measured: list[tuple[str, str]]) -> None:
+    """Measure a page that answers 200; report one that does not (yet) instead of stopping the run."""
+    reason = probe(session, url)
+    if reason:
+        not_measured.append((label, reason))
+        print(f"  {label:<40} {reason}", flush=True)
+    else:
+        results.append(measure(label, session, url, count))
+
+
 def table(results: list[Result], yardstick: Result) -> str:
     base = percentile(yardstick.server_ms, 50)
     headers = ["page", "p50 server ms", "p95 server ms", "p50 wall ms", "p95 wall ms", "req/s", "x yardstick (p50 server)"]
@@ -485,12 +496,7 @@ def run(args: argparse.Namespace) -> None:
         for label, session, url in timesheet_pages:
             if session is None:
                 continue
-            reason = probe(session, url)
-            if reason:
-                not_measured.append((label, reason))
-                print(f"  {label:<40} {reason}", flush=True)
-            else:
-                results.append(measure(label, session, url, args.requests))
+            measure_if_there(label, session, url, args.requests, results, not_measured)
         # The PA register (issue 5): search over every generated profile, and matching both ways.
         jay = sign_in(p, "jay.pa@example.org")
         omar = sign_in(p, "omar@harbour.example")
@@ -519,12 +525,7 @@ def run(args: argparse.Namespace) -> None:
         else:
             not_measured.append(("david vacancy page with best matches", "no vacancy link on David's people's pages"))
         for label, session, url in register_pages:
-            reason = probe(session, url)
-            if reason:
-                not_measured.append((label, reason))
-                print(f"  {label:<40} {reason}", flush=True)
-            else:
-                results.append(measure(label, session, url, args.requests))
+            measure_if_there(label, session, url, args.requests, results, not_measured)
         # Caseloads and oversight (issue 6): work queues, a case page, the council's dashboard.
         lee = sign_in(p, "lee@brightpath.example")
         casework_pages = [
@@ -536,19 +537,10 @@ def run(args: argparse.Namespace) -> None:
             (f"rachel case page /people/{generated}", rachel, p + f"/people/{generated}"),
         ]
         for label, session, url in casework_pages:
-            reason = probe(session, url)
-            if reason:
-                not_measured.append((label, reason))
-                print(f"  {label:<40} {reason}", flush=True)
-            else:
-                results.append(measure(label, session, url, args.requests))
+            measure_if_there(label, session, url, args.requests, results, not_measured)
         # The dashboard reads a year of spending (seconds at 20,000 recipients today): a few requests only.
-        dashboard = ("rachel /oversight (the dashboard)", rachel, p + "/oversight")
-        reason = probe(dashboard[1], dashboard[2])
-        if reason:
-            not_measured.append((dashboard[0], reason))
-        else:
-            results.append(measure(*dashboard, max(3, min(args.requests, 10))))
+        measure_if_there("rachel /oversight (the dashboard)", rachel, p + "/oversight", max(3, min(args.requests, 10)),
+                         results, not_measured)
         # Statement PDFs take longer: fewer requests each (the issue's targets are 1 s and 3 s).
         today = dt.date.today()
         person = amina_people[0]
