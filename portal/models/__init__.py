@@ -15,6 +15,7 @@ from portal.models.budgets import (
     SupportPlan,
 )
 from portal.models.card_imports import CardImport, CardImportRejection, CategoryRule, UnmatchedCardRow
+from portal.models.case_lifecycle import CaseMove, CaseSetup, ClosureReason
 from portal.models.casework import CaseNote, SafeguardingConcern
 from portal.models.content import ContentPage
 from portal.models.employing import (
@@ -94,6 +95,9 @@ from portal.models.timesheets import (
 )
 
 __all__ = [
+    "CaseMove",
+    "CaseSetup",
+    "ClosureReason",
     "CaseNote",
     "SafeguardingConcern",
     "ExcessProposal",

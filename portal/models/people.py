@@ -101,6 +101,10 @@ class CaseloadEntry(db.Model):
     recruitment_support: Mapped[bool] = mapped_column(Boolean, default=False)
     setup_support: Mapped[bool] = mapped_column(Boolean, default=False)
     start_date: Mapped[date] = mapped_column(Date)
+    # A closed case stays on the provider's list (its records are theirs to keep) but leaves the queues.
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    closed_reason: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    closed_note: Mapped[str] = mapped_column(String(1000), default="", server_default="")
 
     recipient: Mapped[Recipient] = relationship(back_populates="caseload_entry")
     provider: Mapped[Organisation] = relationship()
