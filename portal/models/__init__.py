@@ -2,6 +2,7 @@
 
 from portal.models.accounts import OneTimeToken, Role, SignInFailure, User, UserSession
 from portal.models.audit import AuditEvent
+from portal.models.audits import Audit, AuditFinding, AuditOutcome, AuditStatus, CareReview, ChecklistAnswer
 from portal.models.budgets import (
     Budget,
     BudgetKind,
@@ -50,6 +51,7 @@ from portal.models.ledger import (
     ReviewStatus,
     SpendSummary,
 )
+from portal.models.managed_payments import ContributionMethod, ManagedContribution, ManagedPayment, ManagedPaymentKind, ManagedPaymentStatus, ManagedPaymentTimesheet  # noqa: E501
 from portal.models.organisations import District, Organisation, OrganisationKind
 from portal.models.people import (
     CaseloadEntry,
@@ -95,6 +97,18 @@ from portal.models.timesheets import (
 )
 
 __all__ = [
+    "ContributionMethod",
+    "ManagedContribution",
+    "ManagedPayment",
+    "ManagedPaymentKind",
+    "ManagedPaymentStatus",
+    "ManagedPaymentTimesheet",
+    "Audit",
+    "AuditFinding",
+    "AuditOutcome",
+    "AuditStatus",
+    "CareReview",
+    "ChecklistAnswer",
     "CaseMove",
     "CaseSetup",
     "ClosureReason",

@@ -2,7 +2,7 @@
 
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -23,6 +23,8 @@ class Organisation(db.Model):
     )
     phone: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
+    # DPSS providers: managed-account payments above this need a second member of staff to approve them.
+    payment_approval_limit_pence: Mapped[int] = mapped_column(Integer, default=100_000, server_default="100000")
 
     districts: Mapped[list["District"]] = relationship(back_populates="council", order_by="District.code")
 

@@ -28,6 +28,8 @@ class CouncilSettings(db.Model):
     retention_years: Mapped[int] = mapped_column(Integer, default=6)
     # Safeguarding concerns about the council's people go here at once (as well as to the DPSS).
     safeguarding_email: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Each person's direct payment is audited this many months after the last audit (or the first payment).
+    audit_months: Mapped[int] = mapped_column(Integer, default=12, server_default="12")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

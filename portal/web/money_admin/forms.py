@@ -35,6 +35,7 @@ from wtforms.validators import (
 
 from portal.models import Category, Flag
 from portal.services import amounts
+from portal.services.audits import AUDIT_MONTHS_RANGE
 from portal.services.card_import import LAYOUTS
 from portal.services.local_settings import EXCESS_WEEKS_RANGE, RETENTION_YEARS_RANGE
 
@@ -202,6 +203,17 @@ class CouncilSettingsForm(FlaskForm):
         validators=[
             InputRequired("Enter how many years records are kept for"),
             NumberRange(*RETENTION_YEARS_RANGE, message="Records must be kept for between {} and {} years".format(*RETENTION_YEARS_RANGE)),
+        ],
+    )
+    # Issue 6 (audits): how often each person's direct payment is audited.
+    audit_months = WholeNumberField(
+        "Audit every, in months (optional)",
+        description="Each person's direct payment is audited this many months after the last audit, or after the "
+                    "first payment. Between {} and {} months. Left empty, it stays as it is".format(*AUDIT_MONTHS_RANGE),
+        invalid_message="Enter the number of months as a whole number, like 12",
+        validators=[
+            Optional(),
+            NumberRange(*AUDIT_MONTHS_RANGE, message="Audits must be between {} and {} months apart".format(*AUDIT_MONTHS_RANGE)),
         ],
     )
     # Issue 6 (casework): where safeguarding concerns about the council's people are emailed at once.

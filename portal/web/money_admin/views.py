@@ -8,6 +8,7 @@ configuration.
 """
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -360,6 +361,7 @@ def new_council_settings(council_id: int):
         form.retention_years.data = base.retention_years
         in_force = local_settings.council_settings_row(council.id, london_today())
         form.safeguarding_email.data = in_force.safeguarding_email if in_force else ""
+        form.audit_months.data = in_force.audit_months if in_force else 12
     if form.validate_on_submit():
         try:
             row = local_settings.add_council_settings(
@@ -369,6 +371,11 @@ def new_council_settings(council_id: int):
                 user_id=current_user.id,
             )
             row.safeguarding_email = form.safeguarding_email.data or ""  # issue 6: the safeguarding contact
+            if form.audit_months.data is None:  # issue 6: how often each person is audited (empty: as before)
+                before = local_settings.council_settings_row(council.id, row.effective_from - timedelta(days=1))
+                row.audit_months = before.audit_months if before is not None else 12
+            else:
+                row.audit_months = form.audit_months.data
             audit("council_settings.added", record_type="council_settings", record_id=row.id, outcome=f"council {council.id}")
             db.session.commit()
         except local_settings.SettingsError as error:
