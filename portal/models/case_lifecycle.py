@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
-from portal.models.base import str_enum as _enum
 from portal.models.organisations import Organisation
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import Notification, Recipient, User
+from portal.models.case_lifecycle import CaseSetup
 from portal.models.casework import CaseNote
 from portal.services import casework
 from portal.services.clock import utcnow
@@ -35,6 +36,12 @@ TOM_CONCERN = (
 
 
 def load_casework(ids: dict[str, int]) -> None:
+    from portal.services.case_lifecycle import backfill_setups
+
+    backfill_setups()  # the personas' set-up rows; the payment run fills in their accounts and first payments
+    # Their agreements were signed a fortnight after the council's decision.
+    for setup in db.session.scalars(sa.select(CaseSetup)):
+        setup.agreement_signed_on = setup.decided_on + timedelta(days=14)
     users = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(
         ["omar@harbour.example", "kim@brightpath.example"])))}
     now = utcnow()

@@ -3,6 +3,8 @@
 Posts every payment due on or before a date for active budgets: gross less contribution where the
 council pays net, part cycles prorated by days. Each posting commits on its own with a unique key
 (budget, cycle, kind), so running twice, or again after a crash part-way, posts each payment once.
+Before each cycle's payment the excess check runs (portal.services.excess): over the line it opens a
+review, or brings the account's undecided review up to date rather than opening another.
 """
 
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ class RunReport:
     already_paid: int = 0
     contributions_expected: int = 0
     reviews_opened: int = 0
+    reviews_updated: int = 0  # an undecided review brought up to date instead of another opened
     total_pence: int = 0
     skipped: list[str] = field(default_factory=list)
 
@@ -114,6 +117,10 @@ def run(as_of: date, *, council_id: int | None = None, user_id: int | None = Non
             covered = [(start, start + timedelta(days=cycles.CYCLE_DAYS)) for start in paid_cycles if start != cycle_start]
             _pay_cycle(budget, cycle_start, pay_day, settings, report, user_id, as_of, covered)
         db.session.expire_all()
+    # The set-up step "first payment made" comes from the ledger, never typed in twice.
+    from portal.services.case_lifecycle import note_first_payments
+
+    note_first_payments()
     return report
 
 
@@ -189,12 +196,12 @@ def _pay_cycle(budget, cycle_start, pay_day, settings, report: RunReport, user_i
             except IntegrityError:
                 db.session.rollback()
             return
-        review = excess.check_before_payment(
+        checked = excess.check(
             account_id=budget.account_id, budget_id=budget.id, cycle_start=cycle_start, payment_date=pay_day,
             gross_weekly_pence=amounts.gross_weekly_pence, settings=settings,
         )
-        if review:
-            report.reviews_opened += 1
+        report.reviews_opened += checked.opened
+        report.reviews_updated += checked.updated
         if amounts.contribution_pence and budget.versions and _version_on(budget.versions, pay_day).council_pays_net:
             _expect_contribution(budget, cycle_start, pay_day, amounts.contribution_pence)
             report.contributions_expected += 1

@@ -40,12 +40,15 @@ def init_app(app: Flask) -> None:
     from portal.web.work_queues.views import bp as work_queues_bp
     from portal.web.casework.views import bp as casework_bp
     from portal.web.oversight.views import bp as oversight_bp
+    from portal.web.audits.views import bp as audits_bp
+    from portal.web.managed_payments.views import bp as managed_payments_bp
+    from portal.web.case_page.views import bp as case_page_bp
 
     for blueprint in (
         public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp,
         money_bp, evidence_bp, statements_bp, budgets_bp, money_admin_bp, employments_bp, timesheets_bp, payroll_bp,
         notifications_bp, register_bp, find_pa_bp, pa_contacts_bp, vacancies_bp, excess_reviews_bp, work_queues_bp,
-        casework_bp, oversight_bp,
+        casework_bp, oversight_bp, audits_bp, managed_payments_bp, case_page_bp,
     ):
         app.register_blueprint(blueprint)
 
