@@ -138,10 +138,14 @@ def recipient_or_404(person_id: int, level: RepresentativeLevel = Representative
     if recipient is None:
         abort(404)
     if current_user.is_staff:
+        from portal.sqlite import immediate_transaction
         from portal.web.helpers import audit
 
-        audit("recipient.viewed", record_type="recipient", record_id=person_id, acting_for_id=person_id)
-        db.session.commit()  # a staff view is recorded whatever the page does next
+        # A staff view is recorded whatever the page does next, in a transaction of its own that takes
+        # the write lock first: on SQLite, adding a write to the read above fails at once ("database is
+        # locked") if another process wrote meanwhile (tests/test_reclaim_processes.py).
+        with immediate_transaction():
+            audit("recipient.viewed", record_type="recipient", record_id=person_id, acting_for_id=person_id)
     return recipient
 
 

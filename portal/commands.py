@@ -1,4 +1,4 @@
-"""Flask CLI commands: demo data, content defaults, payment runs, card statement imports."""
+"""Flask CLI commands: demo data, content defaults, payment runs, alerts, card statement imports."""
 
 from pathlib import Path
 
@@ -52,7 +52,8 @@ def register_commands(app: Flask) -> None:
         click.echo(
             f"Payment run to {report.as_of:%d %B %Y}: {report.budgets} budgets, {report.payments_posted} payments and "
             f"{report.adjustments_posted} adjustments posted, {report.already_paid} already paid, "
-            f"{report.contributions_expected} contributions expected, {report.reviews_opened} excess-balance reviews opened."
+            f"{report.contributions_expected} contributions expected, {report.reviews_opened} excess-balance reviews opened "
+            f"and {report.reviews_updated} brought up to date."
         )
         for line in report.skipped:
             click.echo(f"Skipped {line}")
@@ -65,6 +66,18 @@ def register_commands(app: Flask) -> None:
         from portal.services.clock import london_today
 
         report = reminders.run(today.date() if today else london_today(), current_app.config)
+        for line in report.lines():
+            click.echo(line)
+
+    @app.cli.command("check-alerts")
+    @click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Check as of this day (YYYY-MM-DD; default: today in London).")
+    def check_alerts(day):
+        """Rule-based alerts (a family member's timesheet without agreement, cash beyond the plan, a balance at zero
+        early in a cycle, spending stopped): queue items for the caseworker, never actions. Safe to run again."""
+        from portal.services import alert_rules
+        from portal.services.clock import london_today
+
+        report = alert_rules.run(day.date() if day else london_today())
         for line in report.lines():
             click.echo(line)
 

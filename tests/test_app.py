@@ -114,9 +114,14 @@ def test_scale_generator_is_deterministic_and_spread_over_councils(app):
         councils = db.session.scalar(sa.select(sa.func.count(sa.distinct(Recipient.council_id))))
         assert councils == 2
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseloadEntry)) == 45
+        # Too few for providers of 2,000 to 5,000: Brightpath a quarter, Harbour the rest, no one new.
+        per_provider = dict(db.session.execute(sa.select(CaseloadEntry.provider_id, sa.func.count()).group_by(CaseloadEntry.provider_id)).all())
+        assert sorted(per_provider.values()) == [11, 34]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.email.like("%caseworker%"))) == 0
     app2 = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
     with app2.app_context():
         # Remove what the generator made (the demo's own people, register profiles included, stay).
+        db.session.execute(sa.text("DELETE FROM case_setups WHERE recipient_id > :before"), {"before": before})
         db.session.execute(sa.text("DELETE FROM caseload_entries WHERE recipient_id > :before"), {"before": before})
         db.session.execute(sa.text("DELETE FROM recipients WHERE person_id > :before"), {"before": before})
         db.session.execute(sa.text("DELETE FROM people WHERE id > :before"), {"before": before})

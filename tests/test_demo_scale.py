@@ -26,6 +26,92 @@ def test_generated_money_keeps_the_balance_cache_equal_to_the_sums_and_uses_uniq
         assert payments == 6 * 14, "one payment per cycle, 13 cycles back and the current one"
 
 
+# Providers of 2,000 to 5,000 cases, each caseworker with a few hundred ------------------------------
+
+
+@pytest.mark.parametrize("count", [3995, 5000, 8000, 12345, 20000, 35000, 100000])
+def test_provider_sizes_keep_every_provider_between_2000_and_5000_cases(count):
+    existing = [3, 2]  # the personas' cases: Brightpath 3, Harbour 2
+    sizes = demo.provider_sizes(count, existing)
+    totals = [size + held for size, held in zip(sizes, existing + [0] * len(sizes))]
+    assert sum(sizes) == count and len(sizes) >= len(existing)
+    assert all(2000 <= total <= 5000 for total in totals), totals
+    assert totals[0] == min(5000, max(2000, round((count + 5) / 4))), "Brightpath: a quarter, 2,000 to 5,000"
+
+
+def test_provider_sizes_at_20000_give_brightpath_5000_and_four_new_providers():
+    assert demo.provider_sizes(20000, [3, 2]) == [4997, 3599, 3301, 3001, 2701, 2401]
+
+
+def test_provider_sizes_with_too_few_cases_use_the_existing_providers_only():
+    assert demo.provider_sizes(40, [3, 2]) == [8, 32], "a quarter of 45 cases for Brightpath, the rest for Harbour"
+    assert demo.provider_sizes(0, [3, 2]) == [0, 0]
+    assert demo.provider_sizes(3994, [3, 2]) == [997, 2997]
+    assert demo.provider_sizes(200, [3, 2], (20, 50)) == [47, 35, 34, 31, 28, 25]
+
+
+def _provider_totals() -> dict[str, int]:
+    from portal.models import CaseloadEntry, Organisation
+
+    return dict(db.session.execute(
+        sa.select(Organisation.name, sa.func.count()).join(CaseloadEntry, CaseloadEntry.provider_id == Organisation.id)
+        .group_by(Organisation.name)).all())
+
+
+def test_20000_generated_cases_spread_over_providers_of_2000_to_5000_with_caseworkers_of_a_few_hundred(app):
+    from portal.models import CaseloadEntry, Organisation, OrganisationKind, Role, User
+
+    with app.app_context():
+        demo.generate(20000, seed=3)  # people and cases only: the money is tested above
+        totals = _provider_totals()
+        assert sum(totals.values()) == 20005
+        assert totals["Brightpath Support"] == 5000, "a provider with 5,000 cases, for the benchmarks"
+        assert all(2000 <= n <= 5000 for n in totals.values()), totals
+        assert len(totals) == 6 and "Riverside Direct Payments Support" in totals
+        held = dict(db.session.execute(
+            sa.select(User.email, sa.func.count()).join(CaseloadEntry, CaseloadEntry.caseworker_id == User.id).group_by(User.email)).all())
+        assert all(200 <= n <= 400 for n in held.values()), sorted(held.values())
+        assert 200 <= held["kim@brightpath.example"] <= 400 and 200 <= held["omar@harbour.example"] <= 400
+        # Every case is held by a caseworker of its own provider; every provider has a manager.
+        wrong = db.session.scalar(
+            sa.select(sa.func.count()).select_from(CaseloadEntry).join(User, User.id == CaseloadEntry.caseworker_id)
+            .where(sa.or_(User.organisation_id != CaseloadEntry.provider_id, User.role != Role.DPSS_CASEWORKER)))
+        unheld = db.session.scalar(sa.select(sa.func.count()).select_from(CaseloadEntry).where(CaseloadEntry.caseworker_id.is_(None)))
+        assert (wrong, unheld) == (0, 0)
+        providers = db.session.scalars(sa.select(Organisation).where(Organisation.kind == OrganisationKind.DPSS)).all()
+        for provider in providers:
+            managers = db.session.scalar(sa.select(sa.func.count()).select_from(User).where(
+                User.organisation_id == provider.id, User.role == Role.DPSS_MANAGER))
+            assert managers >= 1 or provider.name == "Harbour DPSS", provider.name  # the demo gives Harbour only Omar
+        staff = db.session.scalars(sa.select(User).where(User.email.like("%@riverside.example"))).all()
+        assert staff and all(u.password_hash and u.totp_secret == demo.DEMO_TOTP_SECRET for u in staff), "they can sign in"
+        assert len({u.display_name for u in staff}) == len(staff)
+
+
+def test_the_generator_makes_the_same_providers_and_staff_for_the_same_seed(databases):
+    from portal.models import CaseloadEntry, User
+    from tests.conftest import _close_app, _make_app
+
+    seen = []
+    for _ in range(2):
+        app, url = _make_app(databases, "demo")
+        try:
+            with app.app_context():
+                demo.generate(200, seed=9, provider_cases=(20, 50), cases_per_caseworker=10)
+                cases = db.session.execute(sa.select(CaseloadEntry.recipient_id, CaseloadEntry.provider_id, User.email)
+                                           .join(User, User.id == CaseloadEntry.caseworker_id).order_by(CaseloadEntry.recipient_id)).all()
+                seen.append((_provider_totals(), [tuple(c) for c in cases],
+                             db.session.execute(sa.select(User.email, User.display_name).order_by(User.id)).all()))
+                totals = _provider_totals()
+                assert all(20 <= n <= 50 for n in totals.values()) and max(totals.values()) == 50, totals
+                held = db.session.execute(sa.select(sa.func.count()).select_from(CaseloadEntry)
+                                          .group_by(CaseloadEntry.caseworker_id)).scalars().all()
+                assert max(held) <= 25, "about 10 cases per caseworker here"
+        finally:
+            _close_app(databases, app, url)
+    assert seen[0] == seen[1]
+
+
 # Employing PAs at scale: PAs, employments and a year of timesheets -------------------------------
 
 SCALE_COUNT = 200

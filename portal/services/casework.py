@@ -14,7 +14,7 @@ safeguarding contact (email_safeguarding_contact), so a rolled-back report sends
 open (in queues) until a DPSS or council member of staff acknowledges them with a short note.
 
 raise_alert is for rule-based alerts: it opens a concern with the rule's name and no reporter, at most
-once per person, rule and day. It is not wired to any rule yet.
+once per person, rule and day. The rules are in services/alert_rules.py (`flask check-alerts`, daily).
 """
 
 from dataclasses import dataclass

@@ -44,7 +44,7 @@ from portal.models import (
     TimesheetStatus,
     User,
 )
-from portal.services import register_counts
+from portal.services import audits, case_lifecycle, register_counts
 from portal.services.clock import london_today
 from portal.services.money import financial_year_start
 from portal.services.payments import PAID_AS_DIRECT_PAYMENT
@@ -115,6 +115,8 @@ def _csv_cell(column: Column, value) -> str:
         return decimal_pounds(value)
     if column.kind in ("percent", "ratio"):
         return f"{value:.1f}"
+    if column.kind == "days":
+        return f"{value:g}"
     return safe_cell(str(value))
 
 
@@ -287,7 +289,8 @@ TABLES = {
     "excess-balances": lambda f: _excess_table(f.reviews, f.spend[1], *f.excess_now),
     "accounts-in-use": lambda f: _cards(f.people, f.today),
     "payroll-service": lambda f: _payroll(f.people, f.today, f.providers),
-    "open-work": lambda f: _open_work(f.people, f.providers, f.reviews),
+    "open-work": lambda f: _open_work(f.people, f.providers, f.reviews, audits.overdue_by_provider(f.council.id, f.today)),
+    "set-up-times": lambda f: _setup_times(f.council.id, f.today),
     "pa-register": lambda f: _register_table(f.register),
 }
 
@@ -650,9 +653,10 @@ def _ratio(part: int, whole: int) -> float | None:
     return None if not whole else round(part / whole, 1)
 
 
-def _open_work(people, providers: dict, reviews: dict) -> Table:
+def _open_work(people, providers: dict, reviews: dict, overdue: dict) -> Table:
     """Per support service: timesheets waiting for approval or to be keyed in, receipts and
-    explanations missing, excess reviews open. Three queries (timesheets, receipts, explanations)."""
+    explanations missing, excess reviews open, reviews and audits overdue. Three queries here
+    (timesheets, receipts, explanations); `overdue` is services.audits.overdue_by_provider."""
     def count_of(status: TimesheetStatus):
         return sa.func.sum(sa.case((Timesheet.status == status, 1), else_=0))
 
@@ -691,15 +695,30 @@ def _open_work(people, providers: dict, reviews: dict) -> Table:
     for provider_id, info in providers.items():
         open_reviews = sum(reviews.get((status, provider_id), (0,))[0] for status in UNDECIDED)
         waiting, paper = timesheets.get(provider_id, (0, 0))
+        late = overdue.get(provider_id)
         rows.append([info["name"], info["cases"], waiting, paper, int(receipts.get(provider_id, 0)),
-                     int(explanations.get(provider_id, 0)), open_reviews])
-    total = ["Total", *(sum(row[i] for row in rows) for i in range(1, 7))]
+                     int(explanations.get(provider_id, 0)), open_reviews, late.reviews if late else 0, late.audits if late else 0])
+    total = ["Total", *(sum(row[i] for row in rows) for i in range(1, 9))]
     return Table(
         "open-work", "Open work by support service",
         [Column("Support service", "text"), Column("People"), Column("Timesheets waiting for approval"),
          Column("Paper timesheets waiting to be keyed in"), Column("Receipts missing"), Column("Explanations missing"),
-         Column("Excess reviews open")],
+         Column("Excess reviews open"), Column("Reviews overdue"), Column("Audits overdue")],
         rows, total, "Support services serving the council's people, with their open work today.",
+    )
+
+
+def _setup_times(council_id: int, today: date) -> Table:
+    """Days from the council's decision to the first payment, per support service that did the set-up:
+    people whose first payment was in the last 12 months, and people still being set up."""
+    times = case_lifecycle.setup_times_by_provider(council_id, today)
+    rows = [[t.provider, t.completed, t.median_days, t.p90_days, t.waiting, t.waiting_longest_days] for t in times]
+    return Table(
+        "set-up-times", "Set-up time, from the council's decision to the first payment",
+        [Column("Support service", "text"), Column("Set up in the last 12 months"), Column("Median days", "days"),
+         Column("90th percentile days", "days"), Column("Still being set up"), Column("Longest wait so far (days)")],
+        rows, ["Total", sum(t.completed for t in times), None, None, sum(t.waiting for t in times), None],
+        "The median and 90th percentile are of the people whose first payment was in the last 12 months.",
     )
 
 
@@ -731,6 +750,8 @@ def _text(kind: str, value) -> str:
         return f"{value:.1f}%"
     if kind == "ratio":
         return f"{value:.1f}"
+    if kind == "days":
+        return f"{value:g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)

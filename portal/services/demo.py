@@ -169,21 +169,149 @@ GIVEN = ["Alex", "Bernard", "Chloe", "Deepa", "Edward", "Fatima", "George", "Han
 FAMILY = ["Adeyemi", "Brown", "Chen", "Davies", "Evans", "Fisher", "Green", "Hall", "Iqbal", "Jones",
           "Khan", "Lewis", "Morris", "Novak", "O'Brien", "Parker", "Quinn", "Roberts", "Smith", "Taylor"]
 
+# Scale data: providers of 2,000 to 5,000 cases (issue 6), the first (Brightpath) with 5,000 at 20,000
+# recipients; a caseworker holds about 300.
+CASES_PER_PROVIDER = (2000, 5000)
+CASES_PER_CASEWORKER = 300
+FIRST_PROVIDER_SHARE = 4  # the first provider takes a quarter of all cases, up to the most a provider has
+PROVIDER_NAMES = ["Riverside Direct Payments Support", "Meadowgate Independent Living", "Northgate Support Services",
+                  "Kingsway Personal Budgets", "Oakfield Care Support", "Westbrook Direct Payments", "Millbrook Support CIC",
+                  "Ashdown Independent Living Trust"]
+STAFF_GIVEN = ["Aaliyah", "Ben", "Caitlin", "Darren", "Ewa", "Femi", "Gemma", "Harjit", "Ines", "Joel", "Kerry", "Liam",
+               "Maryam", "Niall", "Olivia", "Pawel", "Ruth", "Sanjay", "Tess", "Victor"]
+STAFF_FAMILY = ["Ahmed", "Bennett", "Collins", "Doyle", "Edwards", "Fox", "Gill", "Hart", "Jordan", "Kaur", "Lowe",
+                "Mills", "Nolan", "Okoye", "Pearce", "Rahman", "Shaw", "Turner", "Walsh", "Yates"]
 
-def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = False) -> int:
+
+def provider_sizes(count: int, existing: list[int], bounds: tuple[int, int] = CASES_PER_PROVIDER) -> list[int]:
+    """How many of `count` generated cases each provider takes, given the cases the existing providers hold
+    (in order; the first is Brightpath). One entry per existing provider, then one per provider to create.
+
+    The first takes a quarter of all the cases (at least `low`, at most `high`); the rest are shared by as
+    few providers as keep them near the middle of `low`..`high`, sized from about 20% above the average to
+    20% below it (never outside the bounds), the existing ones first and largest. Totals (existing cases
+    included) are within the bounds for every provider from 2 x `low` cases in all (4,000 by default); at
+    20,000 generated: 5,000, 3,601, 3,301, 3,001, 2,701 and 2,401. With fewer, the first provider takes a
+    quarter and the second the rest. Deterministic: the same arguments, the same sizes.
+    """
+    low, high = bounds
+    if count <= 0:
+        return [0] * len(existing)
+    if not existing:
+        raise ValueError("At least one provider is needed")
+    total = count + sum(existing)
+    quarter = round(total / FIRST_PROVIDER_SHARE)
+    if total >= 2 * low:  # enough for the first and at least one more within the bounds
+        quarter = max(low, quarter)
+    first = min(total, max(existing[0], min(high, quarter)))
+    rest = total - first
+    others = max(0, len(existing) - 1)
+    if rest <= 0:
+        providers = max(others, 0)
+    elif rest <= high:
+        providers = max(others, 1)
+    else:
+        providers = -(-rest // ((low + high) // 2))
+        providers = max(providers, -(-rest // high))
+        providers = min(providers, rest // low)
+        providers = max(providers, others, 1)
+    totals = [first]
+    if providers:
+        base, spare = divmod(rest, providers)
+        spread = max(0, min(round(base * 0.2), high - base - 1, base - low - 1))
+        steps = [round(spread * (providers - 1 - 2 * i) / (providers - 1)) if providers > 1 else 0 for i in range(providers)]
+        sizes = [base + step for step in steps]
+        for i in range(spare):  # the smallest take the odd cases over
+            sizes[providers - 1 - i] += 1
+        totals += sizes
+    wanted = [max(0, t - e) for t, e in zip(totals, existing + [0] * (len(totals) - len(existing)), strict=True)]
+    wanted[-1 if len(wanted) > 1 else 0] += count - sum(wanted)  # an existing provider already over its share
+    return wanted
+
+
+def _scale_providers(sizes: list[int], existing: list[Organisation], per_caseworker: int) -> dict[int, list[int]]:
+    """Create the providers beyond the existing ones (named plausibly, each with a manager) and enough
+    caseworkers for about `per_caseworker` cases each (the demo's own staff count: a handful of cases
+    needs no one new). Staff sign in with the demo password and authenticator. Returns the caseworker ids
+    of each provider, in order."""
+    providers = list(existing)
+    password = db.session.scalar(sa.select(User.password_hash).where(User.role == Role.DPSS_CASEWORKER).order_by(User.id).limit(1))
+    names = {o.name for o in db.session.scalars(sa.select(Organisation))}
+    candidates = [n for n in PROVIDER_NAMES if n not in names]
+    number = len(existing)
+    while len(providers) < len(sizes):
+        number += 1
+        name = candidates.pop(0) if candidates else f"Provider {number:02d} Support"
+        while name in names:
+            number += 1
+            name = f"Provider {number:02d} Support"
+        names.add(name)
+        domain = "".join(ch for ch in name.split()[0].lower() if ch.isalnum()) + ".example"
+        if db.session.scalar(sa.select(Organisation.id).where(Organisation.email.like(f"%@{domain}"))):
+            domain = domain.replace(".example", f"{number:02d}.example")
+        provider = Organisation(name=name, kind=OrganisationKind.DPSS, phone=f"0114 496 {300 + number:04d}", email=f"help@{domain}")
+        db.session.add(provider)
+        db.session.flush()
+        providers.append(provider)
+    staff = db.session.execute(sa.select(User.organisation_id, User.id, User.role).where(
+        User.organisation_id.in_([p.id for p in providers]), User.role.in_([Role.DPSS_CASEWORKER, Role.DPSS_MANAGER]),
+        User.disabled_at.is_(None)).order_by(User.id)).all()
+    workers: dict[int, list[int]] = {p.id: [] for p in providers}
+    managers = {org for org, _, role in staff if role == Role.DPSS_MANAGER}
+    for org, user_id, role in staff:
+        if role == Role.DPSS_CASEWORKER:
+            workers[org].append(user_id)
+    taken = set(db.session.scalars(sa.select(User.email).where(User.email.like("%.example"))))
+    for index, (provider, size) in enumerate(zip(providers, sizes, strict=True)):
+        held = db.session.scalar(sa.select(sa.func.count()).select_from(CaseloadEntry).where(CaseloadEntry.provider_id == provider.id))
+        needed = -(-(held + size) // per_caseworker)
+        domain = provider.email.split("@", 1)[1] if "@" in provider.email else f"provider{index + 1:02d}.example"
+
+        def add(role: Role, n: int) -> int:
+            what = "manager" if role == Role.DPSS_MANAGER else "caseworker"
+            email, again = f"{what}{n:02d}@{domain}", 0
+            while email in taken:
+                again += 1
+                email = f"{what}{n:02d}-{again}@{domain}"
+            taken.add(email)
+            made = len(taken)  # a different name for each person made here
+            given, family = STAFF_GIVEN[(made * 7) % len(STAFF_GIVEN)], STAFF_FAMILY[(made * 3 + made // 20) % len(STAFF_FAMILY)]
+            user = User(email=email, display_name=f"{given} {family}", role=role, organisation_id=provider.id,
+                        payroll_permission=role == Role.DPSS_CASEWORKER, password_hash=password, totp_secret=DEMO_TOTP_SECRET)
+            db.session.add(user)
+            db.session.flush()
+            return user.id
+
+        if index >= len(existing) and provider.id not in managers:  # a new provider: its manager
+            add(Role.DPSS_MANAGER, 1)
+        while size and len(workers[provider.id]) < needed:
+            workers[provider.id].append(add(Role.DPSS_CASEWORKER, len(workers[provider.id]) + 1))
+    db.session.commit()
+    return {p.id: workers[p.id] for p in providers}
+
+
+def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = False,
+             provider_cases: tuple[int, int] = CASES_PER_PROVIDER, cases_per_caseworker: int = CASES_PER_CASEWORKER) -> int:
     """Add `count` generated recipients spread over the councils and providers (deterministic).
 
-    With money=True each also gets an account, a budget, a plan and a year of ledger history, and
-    about 60% employ PAs, with a year of timesheets (demo_employing_scale.generate_employing).
+    Providers hold `provider_cases` (2,000 to 5,000) cases each: the first (Brightpath) a quarter, up
+    to 5,000, and more DPSS providers are created as needed (provider_sizes); each has a manager and a
+    caseworker per about `cases_per_caseworker` cases, so Kim and Omar hold a few hundred like their
+    colleagues. With money=True each recipient also gets an account, a budget, a plan and a year of
+    ledger history, and about 60% employ PAs, with a year of timesheets (demo_employing_scale.generate_employing).
     """
     rng = random.Random(seed)
     councils = db.session.scalars(sa.select(Organisation).where(Organisation.kind == OrganisationKind.COUNCIL).order_by(Organisation.id)).all()
-    providers = db.session.scalars(sa.select(Organisation).where(Organisation.kind == OrganisationKind.DPSS).order_by(Organisation.id)).all()
-    workers = db.session.scalars(sa.select(User).where(User.role == Role.DPSS_CASEWORKER).order_by(User.id)).all()
-    if not councils or not providers:
+    existing = db.session.scalars(sa.select(Organisation).where(Organisation.kind == OrganisationKind.DPSS).order_by(Organisation.id)).all()
+    if not councils or not existing:
         raise RuntimeError("Load the demo personas before generating scale data")
+    held = dict(db.session.execute(sa.select(CaseloadEntry.provider_id, sa.func.count()).group_by(CaseloadEntry.provider_id)).all())
+    sizes = provider_sizes(count, [held.get(p.id, 0) for p in existing], provider_cases)
+    workers_by_provider = _scale_providers(sizes, existing, cases_per_caseworker)
+    # Who goes where: each provider's number of cases, shuffled across the people (and so the councils).
+    assignment = [provider_id for provider_id, size in zip(workers_by_provider, sizes, strict=True) for _ in range(size)]
+    rng.shuffle(assignment)
     districts = {c.id: [d.code for d in c.districts] for c in councils}
-    workers_by_provider = {p.id: [w.id for w in workers if w.organisation_id == p.id] for p in providers}
     reasons = list(SupportReason)
     start_id = (db.session.scalar(sa.select(sa.func.max(Person.id))) or 0) + 1
     made = 0
@@ -193,9 +321,7 @@ def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = Fals
         for i in range(size):
             pid = start_id + made + i
             council = councils[(made + i) % len(councils)]
-            # The first provider (Brightpath) takes a quarter of the cases: 5,000 in 20,000, the size the
-            # payroll page's benchmark target names; the others share the rest.
-            provider = providers[0] if len(providers) == 1 or rng.random() < 0.25 else providers[1 + rng.randrange(len(providers) - 1)]
+            provider_id = assignment[made + i]
             district = rng.choice(districts[council.id])
             people.append({"id": pid, "given_name": rng.choice(GIVEN), "family_name": rng.choice(FAMILY), "email": "", "phone": ""})
             recipients.append({
@@ -203,9 +329,9 @@ def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = Fals
                 "postcode": f"{district} {rng.randrange(1, 10)}{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}",
                 "district_code": district, "support_reason": rng.choice(reasons).value, "council_id": council.id,
             })
-            pool = workers_by_provider.get(provider.id) or [None]
+            pool = workers_by_provider.get(provider_id) or [None]
             entries.append({
-                "recipient_id": pid, "provider_id": provider.id, "caseworker_id": rng.choice(pool),
+                "recipient_id": pid, "provider_id": provider_id, "caseworker_id": rng.choice(pool),
                 "managed_account": rng.random() < 0.3, "payroll": rng.random() < 0.5,
                 "recruitment_support": rng.random() < 0.2, "setup_support": rng.random() < 0.1, "start_date": SINCE,
             })
@@ -222,7 +348,32 @@ def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = Fals
         from portal.services.demo_employing_scale import generate_employing
 
         generate_employing(start_id, start_id + made - 1, seed=seed)
+    if made:
+        generate_setups(start_id, start_id + made - 1)
     return made
+
+
+def generate_setups(first_person_id: int, last_person_id: int) -> None:
+    """Set-up steps for generated cases: 10 to 109 days from the council's decision to the first
+    payment (varied by person), the agreement and the account in between. Cases with no payment yet
+    keep the day they joined the caseload as the decision."""
+    from portal.models.case_lifecycle import CaseSetup
+    from portal.services.case_lifecycle import backfill_setups
+
+    backfill_setups()
+    rows = db.session.execute(
+        sa.select(CaseSetup.recipient_id, CaseSetup.first_payment_on)
+        .where(CaseSetup.recipient_id.between(first_person_id, last_person_id), CaseSetup.first_payment_on.is_not(None))
+    ).all()
+    changes = []
+    for person_id, first in rows:
+        span = (person_id * 37) % 100 + 10
+        decided = first - timedelta(days=span)
+        changes.append({"recipient_id": person_id, "decided_on": decided, "agreement_signed_on": decided + timedelta(days=span // 3),
+                        "account_opened_on": decided + timedelta(days=2 * span // 3)})
+    if changes:
+        db.session.execute(sa.update(CaseSetup), changes)  # bulk update by primary key
+    db.session.commit()
 
 
 # Money for the personas ---------------------------------------------------------------------------
@@ -364,6 +515,12 @@ def load_money(ids: dict[str, int], today: date | None = None) -> None:
     from portal.services.demo_employing import load_employing
 
     load_employing(ids, today)
+    from portal.services.demo_managed_payments import load_managed_payments
+
+    load_managed_payments(ids, today)
+    from portal.services.demo_audits import load_audits
+
+    load_audits(ids)
 
 
 # Scale money: a year of 4-weekly payments and about 40 card transactions per cycle per recipient --------

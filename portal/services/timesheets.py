@@ -45,7 +45,7 @@ from portal.models import (
     TimesheetStatus,
     User,
 )
-from portal.services import notifications, pay_periods
+from portal.services import alert_rules, notifications, pay_periods
 from portal.services.budgets import current_plan
 from portal.services.clock import LONDON, london_today, utcnow
 from portal.services.cycles import round_half_up_div
@@ -668,6 +668,7 @@ def submit(ts: Timesheet, user: User, version: int) -> bool:
     ts.sent_back_reason = ""
     notifications.notify(approvers(ts.employer_id), f"timesheet:{ts.id}:submitted:{ts.version}",
                          f"{_title(ts)} is waiting for approval.", _link(ts))
+    alert_rules.on_timesheet_submitted(ts)  # a close relative paid without the council's agreement: a queue item
     return True
 
 
@@ -870,6 +871,7 @@ def record_paper(employment: Employment, period: Period, user: User, keyed: Keye
     ts = existing or start(employment, period, user)
     ts.source = TimesheetSource.PAPER
     ts.submitted_at, ts.submitted_by_id = utcnow(), user.id
+    alert_rules.on_timesheet_submitted(ts)
     if keyed is None:
         ts.status = TimesheetStatus.AWAITING_KEYING
         db.session.flush()

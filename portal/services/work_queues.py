@@ -8,8 +8,9 @@ scope's cases, never to the whole database. A fixed number of queries whatever t
 one per kind (its count is a window over the rows it sorts, so only the rows shown are fetched), one
 for the names, one for the calendar, and two for the insurance candidates' policies and employees.
 
-Kinds come from data the portal holds today. Reviews and audits due are not modelled yet, so the queue
-shows nothing for them rather than made-up items.
+Kinds come from data the portal holds. Care reviews and audits due (within DUE_SOON_DAYS, or overdue) are
+worked out in SQL from the first payment, the last review or signed-off audit and the council's audit
+frequency (services/audits.py has the rules, and the same rules in Python).
 """
 
 from collections import defaultdict
@@ -48,7 +49,7 @@ from portal.models.register import (
     RegisterConcern,
     VerificationRequest,
 )
-from portal.services import pay_periods
+from portal.services import audits, pay_periods
 from portal.services.employments import EXPIRY_WARNING_DAYS, MIN_COVER_PENCE, _covered_until, all_close_relatives
 from portal.services.pay_periods import Period
 
@@ -71,12 +72,15 @@ KINDS = [
     Kind("receipts-missing", "Receipts missing", "Money", per_person=True),
     Kind("explanations-missing", "Flagged payments waiting for an explanation", "Money", per_person=True),
     Kind("contributions-arrears", "Contributions in arrears", "Money", per_person=True),
+    Kind("payments-approval", "Payments waiting for approval", "Money"),
     Kind("excess-reviews", "Excess balances to review", "Excess balances"),
     Kind("reclaims-proposed", "Reclaims waiting for the council", "Excess balances"),
     Kind("insurance", "Employer's liability insurance expiring or lapsed", "Insurance"),
     Kind("register-concerns", "Concerns reported by PAs", "PA register"),
     Kind("contact-requests", "Contact requests waiting for a PA", "PA register"),
     Kind("safeguarding", "Safeguarding concerns not yet acknowledged", "Safeguarding"),
+    Kind("reviews-due", "Reviews due", "Reviews and audits"),
+    Kind("audits-due", "Audits due", "Reviews and audits"),
     Kind("checks-to-verify", "PA checks to verify", "PA register", organisation_wide=True),
 ]
 BY_SLUG = {kind.slug: kind for kind in KINDS}
@@ -93,7 +97,8 @@ class Scope:
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         E = CaseloadEntry
-        conditions = [E.provider_id == self.organisation_id]
+        # Closed cases leave the queues (they stay on the caseload list).
+        conditions = [E.provider_id == self.organisation_id, E.closed_on.is_(None)]
         if self.unassigned:
             conditions.append(E.caseworker_id.is_(None))
         elif self.caseworker_id is not None:
@@ -254,6 +259,21 @@ def _contributions_arrears(scope: Scope, ctx: "_Context"):
     return query, ("since", "recipient_id")
 
 
+def _payments_approval(scope: Scope, ctx: "_Context"):
+    """Managed-account payments over the organisation's limit, waiting for a second member of staff
+    (services.managed_payments). Seeks (account_id, status) in ix_managed_payments_account_status."""
+    from portal.models import ManagedPayment, ManagedPaymentStatus
+
+    P = ManagedPayment
+    query = (
+        sa.select(E.recipient_id, E.caseworker_id, P.id.label("record_id"), P.recorded_at, P.amount_pence, P.payee,
+                  P.recorded_by_id)
+        .select_from(E).join(DPAccount, DPAccount.recipient_id == E.recipient_id).join(P, P.account_id == DPAccount.id)
+        .where(*scope.conditions(), P.status == ManagedPaymentStatus.RECORDED, P.organisation_id == scope.organisation_id)
+    )
+    return query, ("recorded_at", "record_id")
+
+
 def _reviews(status: ReviewStatus):
     def build(scope: Scope, ctx: "_Context"):
         R = ExcessBalanceReview
@@ -323,17 +343,33 @@ def _checks_to_verify(scope: Scope, ctx: "_Context"):
     return query, ("requested_at", "record_id")
 
 
+def _reviews_due(scope: Scope, ctx: "_Context"):
+    """Care reviews due within DUE_SOON_DAYS or overdue (services.audits: first within 6 months of the first
+    payment, then at most 12 months apart)."""
+    query = audits.reviews_due_select(scope.conditions(), ctx.today, ctx.today + timedelta(days=audits.DUE_SOON_DAYS))
+    return query, ("due", "recipient_id")
+
+
+def _audits_due(scope: Scope, ctx: "_Context"):
+    """Audits due within DUE_SOON_DAYS or overdue (the council's audit frequency after the last one, or the first payment)."""
+    query = audits.audits_due_select(scope.conditions(), ctx.today, ctx.today + timedelta(days=audits.DUE_SOON_DAYS), ctx.audit_months)
+    return query, ("due", "recipient_id")
+
+
 QUERIES = {
     "timesheets-missing": _timesheets_missing,
     "timesheets-waiting": _timesheets_waiting,
     "receipts-missing": _receipts_missing,
     "explanations-missing": _explanations_missing,
     "contributions-arrears": _contributions_arrears,
+    "payments-approval": _payments_approval,
     "excess-reviews": _reviews(ReviewStatus.OPEN),
     "reclaims-proposed": _reviews(ReviewStatus.PROPOSED),
     "register-concerns": _register_concerns,
     "contact-requests": _contact_requests,
     "safeguarding": _safeguarding,
+    "reviews-due": _reviews_due,
+    "audits-due": _audits_due,
     "checks-to-verify": _checks_to_verify,
 }
 INSURANCE = "insurance"  # decided in Python from the candidates' policies (see _insurance)
@@ -347,12 +383,20 @@ class _Context:
     organisation_id: int
     _periods: dict[PayPeriod, Period] | None = None
     _insurance: dict[Scope, list] = field(default_factory=dict)
+    _audit_months: dict[int, int] | None = None
 
     @property
     def periods(self) -> dict[PayPeriod, Period]:
         if self._periods is None:
             self._periods = due_periods(calendar_of(self.organisation_id), self.today)
         return self._periods
+
+    @property
+    def audit_months(self) -> dict[int, int]:
+        """Each council's audit frequency in force today (one query, once a page)."""
+        if self._audit_months is None:
+            self._audit_months = audits.audit_months_by_council(self.today)
+        return self._audit_months
 
 
 def context(organisation_id: int, today: date) -> _Context:
@@ -493,6 +537,9 @@ def _item(slug: str, row) -> Item:
         return Item(**base, number=0, person_name=f"{row['given_name']} {row['family_name']}")
     if slug == "contributions-arrears":
         return Item(**base, number=int(row["number"]), amount_pence=int(row["amount"] or 0), when=row["since"])
+    if slug == "payments-approval":
+        return Item(**base, when=_day(row["recorded_at"]), amount_pence=row["amount_pence"],
+                    extra={"payee": row["payee"], "recorded_by_id": row["recorded_by_id"]})
     if slug == "excess-reviews":
         return Item(**base, when=row["cycle_start"], amount_pence=row["excess_pence"])
     if slug == "reclaims-proposed":
@@ -504,6 +551,8 @@ def _item(slug: str, row) -> Item:
         return Item(**base, when=_day(row["created_at"]), extra={"profile_id": row["profile_id"]})
     if slug == "safeguarding":
         return Item(**base, when=_day(row["created_at"]), extra={"rule": row["rule"]})
+    if slug in ("reviews-due", "audits-due"):
+        return Item(**base, when=row["due"], status="overdue" if row["overdue"] else "due", extra={"last_done": row["last_done"], "in_progress": row.get("in_progress")})
     if slug == "checks-to-verify":
         return Item(**base, when=_day(row["requested_at"]), pa_id=row["pa_id"],
                     extra={"check_kind": CheckKind(row["check_kind"])})

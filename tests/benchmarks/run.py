@@ -447,12 +447,13 @@ def run(args: argparse.Namespace) -> None:
         if not amina_people:
             raise BenchError("amina@example.org's home page has no link to /people/<id>")
         first_page = get(rachel, p + "/caseload").text
-        after = links(first_page, r'href="/caseload\?after=(\d+)"') or links(first_page, r'href="/people/(\d+)"')
-        if not after:
+        listed = links(first_page, r'href="/people/(\d+)(?:/case)?"')
+        if not listed:
             raise BenchError("rachel@northfield.example's caseload has no people on its first page")
+        last_page = max([int(n) for n in links(first_page, r'href="/caseload\?page=(\d+)"')] or [1])
 
         # A generated recipient (a year of card history) from Rachel's caseload, for the money pages.
-        generated = after[-1]
+        generated = listed[-1]
 
         pages = [
             ("yardstick /hello", new_session(), yard.base + "/hello"),
@@ -466,7 +467,7 @@ def run(args: argparse.Namespace) -> None:
             ("kim /caseload", kim, p + "/caseload"),
             ("rachel /home", rachel, p + "/home"),
             ("rachel /caseload", rachel, p + "/caseload"),
-            (f"rachel /caseload?after={after[-1]}", rachel, p + f"/caseload?after={after[-1]}"),
+            (f"rachel /caseload?page={last_page} (the last page)", rachel, p + f"/caseload?page={last_page}"),
             (f"amina /people/{amina_people[0]}/money", amina, p + f"/people/{amina_people[0]}/money"),
             (f"amina /people/{amina_people[0]}/transactions", amina, p + f"/people/{amina_people[0]}/transactions"),
             ("amina transactions, all time", amina, p + f"/people/{amina_people[0]}/transactions?period=all"),
@@ -535,6 +536,12 @@ def run(args: argparse.Namespace) -> None:
             ("lee /work?kind=receipts-missing (view all)", lee, p + "/work?kind=receipts-missing"),
             ("omar /work (his queue)", omar, p + "/work"),
             (f"rachel case page /people/{generated}", rachel, p + f"/people/{generated}"),
+            (f"rachel full case page /people/{generated}/case", rachel, p + f"/people/{generated}/case"),
+            (f"kim full case page /people/{generated}/case", kim, p + f"/people/{generated}/case"),
+            ("lee /caseload (all Brightpath)", lee, p + "/caseload"),
+            ("lee /caseload?q=smith (search)", lee, p + "/caseload?q=smith"),
+            ("lee /caseload?flag=evidence&sort=caseworker", lee, p + "/caseload?flag=evidence&sort=caseworker"),
+            ("lee /caseload?service=payroll&flag=excess&page=3", lee, p + "/caseload?service=payroll&flag=excess&page=3"),
         ]
         for label, session, url in casework_pages:
             measure_if_there(label, session, url, args.requests, results, not_measured)

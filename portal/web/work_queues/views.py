@@ -56,6 +56,8 @@ def link_for(item: Item) -> str:
         return url_for("money.transactions", person_id=person, period="all", needs="explanation")
     if kind == "contributions-arrears":
         return url_for("money.my_money", person_id=person)
+    if kind == "payments-approval":
+        return url_for("managed_payments.show", person_id=person, payment_id=item.record_id)
     if kind in ("excess-reviews", "reclaims-proposed"):
         return _link(REVIEW_PAGES, ("money.my_money", {"person_id": person}),
                      person_id=person, review_id=item.record_id)
@@ -64,11 +66,17 @@ def link_for(item: Item) -> str:
     if kind == "register-concerns":
         if item.extra.get("contact_id"):
             return url_for("pa_contacts.detail", contact_id=item.extra["contact_id"])
-        return url_for("recipient.overview", person_id=person)
+        return url_for("case_page.show", person_id=person)
     if kind == "contact-requests":
         return url_for("pa_contacts.detail", contact_id=item.record_id)
     if kind == "safeguarding":
         return _link(("casework.concerns",), ("recipient.overview", {"person_id": person}), person_id=person)
+    if kind == "reviews-due":
+        return url_for("audits.reviews", person_id=person)
+    if kind == "audits-due":
+        if item.extra.get("in_progress"):
+            return url_for("audits.show", person_id=person, audit_id=item.extra["in_progress"])
+        return url_for("audits.index", person_id=person)
     if kind == "checks-to-verify":
         return url_for("register.verification", request_id=item.record_id)
     raise KeyError(kind)
@@ -80,12 +88,15 @@ ACTIONS = {
     "receipts-missing": "See transactions",
     "explanations-missing": "See transactions",
     "contributions-arrears": "See money",
+    "payments-approval": "Check and approve",
     "excess-reviews": "Review",
     "reclaims-proposed": "See review",
     "insurance": "Record a policy",
     "register-concerns": "See concern",
     "contact-requests": "See request",
     "safeguarding": "See concern",
+    "reviews-due": "Record a review",
+    "audits-due": "Audit",
     "checks-to-verify": "Verify",
 }
 
