@@ -23,7 +23,7 @@ def record(
         record_type=record_type,
         record_id="" if record_id is None else str(record_id),
         acting_for_id=acting_for_id,
-        outcome=outcome,
+        outcome=outcome[:40],  # the column's length: a long outcome is cut, never a failed action (PostgreSQL refuses it)
         request_id=request_id,
         address=address,
     )

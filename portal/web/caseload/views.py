@@ -18,6 +18,7 @@ from portal.access import (
 )
 from portal.extensions import db
 from portal.models import Recipient, Role, User
+from portal.models.case_lifecycle import ClosureReason
 from portal.services import accounts, case_lifecycle, caseload_search
 from portal.services.clock import london_today
 from portal.web.caseload.forms import CloseCaseForm, InvitationForm, MoveCaseForm, SetupForm
@@ -171,7 +172,9 @@ def close(person_id: int):
             db.session.rollback()
             _show_problems(form, error.problems)
         else:
-            audit("case.closed", record_type="recipient", record_id=person_id, acting_for_id=person_id, outcome=form.reason.data)
+            # The audit's outcome column is short: the reason's name ("self_managed"), not its words.
+            audit("case.closed", record_type="recipient", record_id=person_id, acting_for_id=person_id,
+                  outcome=ClosureReason(form.reason.data).name.lower())
             db.session.commit()
             flash(f"{recipient.full_name}'s case is closed. It stays on your list under ‘Closed cases’.", "success")
             return redirect(url_for("caseload.setup", person_id=person_id))
