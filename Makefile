@@ -21,13 +21,14 @@ RUN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset
 TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils
 PG_PACKAGES := postgresql
 
-.PHONY: help run test test-fast test-browser test-postgres bench assets system-run system-test system-pg venv db clean
+.PHONY: help run test test-fast test-browser test-postgres bench bench-payroll assets system-run system-test system-pg venv db clean
 
 help:
 	@echo "make run            set up and serve the demo on http://127.0.0.1:5000 (SQLite)"
 	@echo "make test           set up and run the whole test suite (SQLite, browser journeys included)"
 	@echo "make test-postgres  run the suite against a throwaway PostgreSQL on loopback"
 	@echo "make bench          seed a scaled database and print page timings next to a bare-Flask yardstick"
+	@echo "make bench-payroll  a draft pay run at scale, payslip PDFs and the render command's memory"
 	@echo "make assets         rebuild static/ from the npm registry (GOV.UK Frontend, htmx)"
 
 # Installs Debian packages when missing; says exactly what to run when we are not root.
@@ -84,6 +85,11 @@ test-postgres: system-test system-pg venv
 bench: system-test venv
 	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS)
 	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.import_bench --rows $(BENCH_IMPORT_ROWS)
+
+# Payroll at scale (issue 7): a draft pay run for a provider of 5,000 cases, payslip PDFs, the render command.
+# Short mode for CI: BENCH_PAYROLL_ARGS="--recipients 300".
+bench-payroll: system-test venv
+	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.payroll_bench $(BENCH_PAYROLL_ARGS)
 
 bench-postgres: system-test system-pg venv
 	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)

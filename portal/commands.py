@@ -81,6 +81,19 @@ def register_commands(app: Flask) -> None:
         for line in report.lines():
             click.echo(line)
 
+    @app.cli.command("render-payslips")
+    @click.argument("run_id", type=int)
+    @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+    def render_payslips(run_id: int, outdir: Path):
+        """Write every payslip PDF of an approved pay run into OUTDIR, one at a time (bounded memory), to print or post."""
+        from portal.services import payslips
+
+        try:
+            written = payslips.render_run(run_id, outdir)
+        except payslips.RenderRefused as refusal:
+            raise click.ClickException(str(refusal)) from refusal
+        click.echo(f"Wrote {written} payslip PDF(s) to {outdir}.")
+
     @app.cli.command("import-postcodes")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def import_postcodes(file: Path):

@@ -52,10 +52,10 @@ def _migrate(url: str, kind: str) -> None:
 
         upgrade()
         content.ensure_default_pages()
-        if kind in ("demo", "money"):
+        if kind in ("demo", "money", "money_before_payroll"):
             ids = demo.load_personas(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"])
-            if kind == "money":
-                demo.load_money(ids)
+            if kind != "demo":
+                demo.load_money(ids, payroll=kind == "money")
         db.session.remove()
         db.engine.dispose()
 
@@ -150,6 +150,14 @@ def app(databases):
 def money_app(databases):
     """An app on a fresh database with the demo personas and their money (a year of payments and spending)."""
     app, url = _make_app(databases, "money")
+    yield app
+    _close_app(databases, app, url)
+
+
+@pytest.fixture
+def money_before_payroll_app(databases):
+    """The demo with its money but before Brightpath's first pay run (for tests that build their own)."""
+    app, url = _make_app(databases, "money_before_payroll")
     yield app
     _close_app(databases, app, url)
 

@@ -29,6 +29,9 @@ from portal.models import (
     LedgerEntry,
     ManagedPayment,
     Organisation,
+    PayRun,
+    PayRunStatus,
+    Payslip,
     Person,
     SafeguardingConcern,
     Timesheet,
@@ -321,6 +324,26 @@ GET  /managed-account/approval-limit/{brightpath}                           >/si
 POST /managed-account/approval-limit/{brightpath}                           >/sign-in  403  403  403  403  403  403  403  403  200  403  403  200
 GET  /managed-account/approval-limit/{harbour}                              >/sign-in  403  403  403  403  403  403  403  403  404  403  403  200
 GET  /managed-account/approval-limit/{northfield}                           >/sign-in  403  403  403  403  403  403  403  403  404  403  403  404
+GET  /payroll/runs                                            >/sign-in 403 403 403 403 403 403 403 200 200 200 403 403
+POST /payroll/runs                                            >/sign-in 403 403 403 403 403 403 403 400 403 400 403 403
+GET  /payroll/runs/{brightpath_run}                           >/sign-in 403 403 403 403 403 403 403 200 200 404 403 403
+GET  /payroll/runs/{brightpath_run}.csv                       >/sign-in 403 403 403 403 403 403 403 200 200 404 403 403
+GET  /payroll/runs/{brightpath_run}/payslips/{brightpath_payslip} >/sign-in 403 403 403 403 403 403 403 200 200 404 403 403
+GET  /payroll/runs/{brightpath_run}/payslips/999999           >/sign-in 403 403 403 403 403 403 403 404 404 404 403 403
+GET  /payroll/runs/999999                                     >/sign-in 403 403 403 403 403 403 403 404 404 404 403 403
+POST /payroll/runs/{brightpath_run}/approve                   >/sign-in 403 403 403 403 403 403 403 400 400 404 403 403
+POST /payroll/runs/{brightpath_run}/rebuild                   >/sign-in 403 403 403 403 403 403 403 >/payroll/runs/{brightpath_run} 403 404 403 403
+POST /payroll/runs/999999/reverse                             >/sign-in 403 403 403 403 403 403 403 404 403 404 403 403
+GET  /payslips                                    >/sign-in 403 403 403 403 200 200 403 403 403 403 403 403
+GET  /payslips/{sophie_payslip}                   >/sign-in 200 404 404 404 200 404 404 200 200 404 403 403
+GET  /payslips/{sophie_payslip}.pdf               >/sign-in 200 404 404 404 200 404 404 200 200 404 403 403
+GET  /payslips/999999                             >/sign-in 404 404 404 404 404 404 404 404 404 404 403 403
+GET  /people/{amina}/payslips                     >/sign-in 200 404 404 404 403 403 404 200 200 404 403 403
+GET  /people/{grace}/payslips                     >/sign-in 404 200 200 404 403 403 404 404 404 200 403 403
+GET  /people/{ellen}/payslips                     >/sign-in 404 404 404 404 403 403 200 404 404 200 403 403
+GET  /payslips/year-end/2026/{amina_sophie}.pdf   >/sign-in 200 404 404 404 200 404 404 200 200 404 403 403
+GET  /payslips/year-end/2025/{amina_sophie}.pdf   >/sign-in 404 404 404 404 404 404 404 404 404 404 403 403
+GET  /payslips/leaver/{amina_sophie}.pdf          >/sign-in 404 404 404 404 404 404 404 404 404 404 403 403
 GET  /people/{amina}/case                        >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
 GET  /people/{grace}/case                        >/sign-in  403        403        403        403        403        403        403        404        404        200        200        403
 GET  /people/{sam}/case                          >/sign-in  403        403        403        403        403        403        403        200        200        404        200        403
@@ -623,11 +646,22 @@ def demo_ids(app) -> dict[str, int]:
         sam_paid_payment = db.session.scalar(sa.select(ManagedPayment.id).where(ManagedPayment.request_key == "demo-sam-travel-invoice"))
         brightpath = db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Brightpath Support"))
         harbour = db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Harbour DPSS"))
+        brightpath_run = db.session.scalar(
+            sa.select(PayRun.id).where(PayRun.provider_id == brightpath, PayRun.status == PayRunStatus.APPROVED)
+            .order_by(PayRun.id).limit(1))
+        brightpath_payslip = db.session.scalar(sa.select(Payslip.id).where(Payslip.run_id == brightpath_run).order_by(Payslip.id).limit(1))
+        sophie_payslip = db.session.scalar(
+            sa.select(Payslip.id).join(PayRun, PayRun.id == Payslip.run_id)
+            .where(Payslip.pa_id == people["Sophie Clarke"], Payslip.employer_id == people["Amina Patel"], PayRun.status == PayRunStatus.APPROVED)
+            .order_by(Payslip.pay_date.desc()).limit(1))
         amina_audit = db.session.scalar(sa.select(Audit.id).where(Audit.recipient_id == people["Amina Patel"]))
         ellen_audit = db.session.scalar(sa.select(Audit.id).where(Audit.recipient_id == people["Ellen Marsh"]))
     return {
         "amina": people["Amina Patel"],
         "amina_audit": amina_audit,
+        "sophie_payslip": sophie_payslip,
+        "brightpath_run": brightpath_run,
+        "brightpath_payslip": brightpath_payslip,
         "tom_waiting_payment": tom_waiting_payment,
         "sam_paid_payment": sam_paid_payment,
         "brightpath": brightpath,

@@ -53,6 +53,7 @@ from portal.models.ledger import (
 )
 from portal.models.managed_payments import ContributionMethod, ManagedContribution, ManagedPayment, ManagedPaymentKind, ManagedPaymentStatus, ManagedPaymentTimesheet  # noqa: E501
 from portal.models.organisations import District, Organisation, OrganisationKind
+from portal.models.payroll import PaidTimesheet, PayRun, PayRunKind, PayRunStatus, Payslip, PayslipLine, PayslipLineKind
 from portal.models.people import (
     CaseloadEntry,
     Person,
@@ -97,6 +98,13 @@ from portal.models.timesheets import (
 )
 
 __all__ = [
+    "PaidTimesheet",
+    "PayRun",
+    "PayRunKind",
+    "PayRunStatus",
+    "Payslip",
+    "PayslipLine",
+    "PayslipLineKind",
     "ContributionMethod",
     "ManagedContribution",
     "ManagedPayment",

@@ -410,7 +410,7 @@ ELLEN_CYCLE = [
 ]
 
 
-def load_money(ids: dict[str, int], today: date | None = None) -> None:
+def load_money(ids: dict[str, int], today: date | None = None, payroll: bool = True) -> None:
     """Budgets, plans, a year of payments and spending for the demo personas (see personas.md)."""
     from portal.models import Category, CouncilSettings, ExpectedItem, ExpectedKind, ExpectedStatus, PaymentMethod
     from portal.models import BudgetKind, Delivery, EntryKind, EntrySource
@@ -518,6 +518,10 @@ def load_money(ids: dict[str, int], today: date | None = None) -> None:
     from portal.services.demo_managed_payments import load_managed_payments
 
     load_managed_payments(ids, today)
+    if payroll:  # Brightpath's first pay run (built by Kim, approved by Lee)
+        from portal.services.demo_payroll import load_payroll
+
+        load_payroll(ids, today)
     from portal.services.demo_audits import load_audits
 
     load_audits(ids)

@@ -59,11 +59,20 @@ class Contributions:
 
 
 @dataclass
+class OwedItem:
+    """One bill waiting to be paid (an open expected item leaving the account), as a positive amount."""
+    description: str
+    due_date: date
+    amount_pence: int
+
+
+@dataclass
 class MoneySummary:
     account: DPAccount | None
     budget: Budget | None
     balance_pence: int = 0
     owed_pence: int = 0
+    owed_items: list[OwedItem] = field(default_factory=list)  # what owed_pence adds up, soonest due first
     next_payment_date: date | None = None
     next_payment_pence: int | None = None
     period_start: date | None = None
@@ -107,7 +116,12 @@ def summary(recipient: Recipient, today: date) -> MoneySummary:
         return result
     settings = council_settings(recipient.council_id, today)
     result.balance_pence = ledger.balance(account.id)
-    result.owed_pence = ledger.money_owed(account.id)
+    # Money owed (ledger.money_owed) item by item, in the same one query.
+    result.owed_items = [OwedItem(d, due, -amount) for d, due, amount in db.session.execute(
+        sa.select(ExpectedItem.description, ExpectedItem.due_date, ExpectedItem.amount_pence)
+        .where(ExpectedItem.account_id == account.id, ExpectedItem.status == ExpectedStatus.OPEN, ExpectedItem.amount_pence < 0)
+        .order_by(ExpectedItem.due_date, ExpectedItem.id))]
+    result.owed_pence = sum(item.amount_pence for item in result.owed_items)
     result.excess_weeks = settings.excess_weeks
     result.needs_receipt, result.needs_explanation = _attention_counts(account.id)
     result.review = excess.open_review(account.id)

@@ -13,6 +13,7 @@ network or from elsewhere on the disk, whatever its HTML says.
 import csv
 import io
 import mimetypes
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -504,12 +505,25 @@ def statement_pdf(statement: Statement, html: str) -> bytes:
     return html_pdf(html, author=statement.council_name, created=statement.made_on)
 
 
+_FONTS = threading.local()
+
+
+def _font_config():
+    """One font configuration per thread: WeasyPrint makes a new one per render otherwise, and the
+    font libraries never give that memory back (rendering a run's payslips grew by ~0.25 MB a PDF)."""
+    if getattr(_FONTS, "config", None) is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _FONTS.config = FontConfiguration()
+    return _FONTS.config
+
+
 def html_pdf(html: str, *, author: str, created: date) -> bytes:
     """Any of the portal's printable pages as PDF bytes, fetching only the portal's own static files."""
     import weasyprint
 
     fetcher = __getattr__("restricted_fetcher")
-    document = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render()
+    document = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(font_config=_font_config())
     document.metadata.authors = [author]
     document.metadata.created = created.isoformat()
     return document.write_pdf()

@@ -22,6 +22,7 @@ from portal.models import (
     Budget,
     BudgetKind,
     CaseloadEntry,
+    PaidTimesheet,
     Category,
     ClaimKind,
     DPAccount,
@@ -719,7 +720,8 @@ def approve(ts: Timesheet, user: User, version: int) -> bool:
     if original is not None:
         original.status = TimesheetStatus.SUPERSEDED
         before = db.session.scalar(sa.select(ExpectedItem).where(ExpectedItem.key == f"timesheet:{original.id}"))
-        if original.paid_on or (before is not None and before.status == ExpectedStatus.SETTLED):
+        paid_by_payroll = db.session.get(PaidTimesheet, original.id) is not None
+        if original.paid_on or paid_by_payroll or (before is not None and before.status == ExpectedStatus.SETTLED):
             owed = figures.gross_pence - (original.gross_pence or 0)  # only the difference is still to pay
             ts.paid_on = None
         elif before is not None and before.status == ExpectedStatus.OPEN:
