@@ -22,6 +22,7 @@ from portal.models import CaseloadEntry, EntryKind, LedgerEntry, Organisation, O
 from portal.models.budgets import DPAccount
 from portal.models.case_lifecycle import CaseMove, CaseSetup, ClosureReason
 from portal.services import notifications
+from portal.services.refusals import Refused
 
 NOTE_LENGTH = 1000
 
@@ -34,12 +35,8 @@ SETUP_STEPS = (
 )
 
 
-class CaseLifecycleError(ValueError):
-    """A change the rules refuse: (field, message) pairs for the page to show beside each answer."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__("; ".join(message for _, message in problems))
-        self.problems = problems
+class CaseLifecycleError(Refused):
+    """A change to a case's set-up, caseworker, closing or move refused."""
 
 
 def reference(person_id: int) -> str:

@@ -28,18 +28,15 @@ from portal.models import CaseloadEntry, Organisation, Recipient, Role, User
 from portal.models.casework import CaseNote, SafeguardingConcern
 from portal.services import local_settings, mail, notifications
 from portal.services.clock import LONDON, london_today, to_london, utcnow
+from portal.services.refusals import Refused
 
 NOTE_LENGTH = 5000
 CONCERN_LENGTH = 5000
 ACKNOWLEDGEMENT_LENGTH = 500  # the column's length
 
 
-class CaseworkError(ValueError):
-    """A change the rules refuse: (field, message) pairs for the page to show beside each answer."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__("; ".join(message for _, message in problems))
-        self.problems = problems
+class CaseworkError(Refused):
+    """A note, concern or acknowledgement refused."""
 
 
 def _is_case_staff(user: User) -> bool:

@@ -41,6 +41,7 @@ from portal.models import (
 )
 from portal.services import excess, ledger, notifications
 from portal.services.clock import london_today, utcnow
+from portal.services.refusals import Refused
 
 NOTE_LENGTH = 1000
 UNMET_NEED = frozenset({ExcessReason.NO_PA, ExcessReason.HOSPITAL})
@@ -63,18 +64,8 @@ STATUS_WORDS = {
 }
 
 
-class ReviewError(Exception):
-    """A change refused: problems as (form field or None, message)."""
-
-    def __init__(self, problems: list[tuple[str | None, str]] | str):
-        if isinstance(problems, str):
-            problems = [(None, problems)]
-        self.problems = problems
-        super().__init__(problems[0][1])
-
-    @property
-    def message(self) -> str:
-        return self.problems[0][1]
+class ReviewError(Refused):
+    """A change to a review refused."""
 
 
 class StaleReview(ReviewError):

@@ -68,6 +68,7 @@ from portal.services import ledger, notifications
 from portal.services.clock import london_today, utcnow
 from portal.sqlite import immediate_transaction
 from portal.storage import Storage
+from portal.services.refusals import Refused
 
 DEFAULT_LIMIT_PENCE = 100_000  # £1,000, as the migration's server default
 MAX_LIMIT_PENCE = 100_000 * 100  # £100,000: the most one payment may be in any case
@@ -90,18 +91,8 @@ KIND_WORDS = {
 KIND_SLUGS = {"wages": ManagedPaymentKind.WAGES, "invoice": ManagedPaymentKind.INVOICE, "other": ManagedPaymentKind.OTHER}
 
 
-class PaymentError(Exception):
-    """A change refused: problems as (form field or None, message)."""
-
-    def __init__(self, problems: list[tuple[str | None, str]] | str):
-        if isinstance(problems, str):
-            problems = [(None, problems)]
-        self.problems = problems
-        super().__init__(problems[0][1])
-
-    @property
-    def message(self) -> str:
-        return self.problems[0][1]
+class PaymentError(Refused):
+    """A change to a managed-account payment refused."""
 
 
 class StalePayment(PaymentError):
