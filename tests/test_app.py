@@ -214,3 +214,11 @@ def test_home_pages_are_real_hubs(app):
     sophie = app.test_client()
     sign_in(sophie, "sophie.pa@example.org")
     assert "Amina Patel" in get_page(sophie, "/home").text
+
+
+def test_postgresql_connections_cost_random_reads_as_on_ssd(app):
+    """The queues' indexes are chosen over parallel scans only with a low random_page_cost (see portal/__init__.py)."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only")
+        assert db.session.scalar(sa.text("SHOW random_page_cost")) == "1.1"

@@ -157,6 +157,7 @@ def test_the_queue_agrees_with_the_rules_at_the_thirty_day_edge(money_app):
                 setup = CaseSetup(recipient_id=ids["sam"], decided_on=first - timedelta(days=30))
                 db.session.add(setup)
             setup.first_payment_on = first
+            audits.refresh_due_dates([ids["sam"]])  # as the set-up page and the payment run do
             db.session.commit()
             found = queue(scope, today, kind="reviews-due").lists.get("reviews-due", [])
             assert (ids["sam"] in {item.person_id for item in found}) is listed, days
@@ -213,6 +214,7 @@ def test_the_councils_audit_frequency_sets_the_due_date(money_app):
         northfield = db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Northfield City Council"))
         row = db.session.scalar(sa.select(CouncilSettings).where(CouncilSettings.council_id == northfield))
         row.audit_months = 18
+        audits.refresh_due_dates(council_id=northfield)  # what the council settings page does when it saves
         db.session.commit()
         assert audits.case_summary(ids["tom"], today).audit.on == add_months(first, 18)
         kim = db.session.scalar(sa.select(User).where(User.email == KIM))
@@ -540,3 +542,32 @@ def test_the_administrator_sets_how_often_the_council_audits(money_app):
     assert response.status_code == 302, response.text[:2000]
     with money_app.app_context():
         assert audits.audit_months_for(eastmoor, tomorrow) == 9 and audits.audit_months_for(eastmoor, london_today()) == 6
+
+
+def test_the_stored_due_dates_equal_the_rules_after_each_change(money_app):
+    """The work queues read due dates stored on the set-up record; they must equal the rules worked out
+    case by case (case_summary) after the demo, a review, a sign-off and a change of the council's frequency."""
+    ids = _ids(money_app)
+    today = london_today()
+
+    def check():
+        for setup in db.session.scalars(sa.select(CaseSetup)):
+            summary = audits.case_summary(setup.recipient_id, today)
+            assert (setup.review_due_on, setup.audit_due_on) == (summary.review.on, summary.audit.on), setup.recipient_id
+
+    with money_app.app_context():
+        check()
+        kim = db.session.scalar(sa.select(User).where(User.email == KIM))
+        audits.record_review(db.session.get(Recipient, ids["sam"]), kim, today - timedelta(days=3), "Reviewed at home", today)
+        db.session.commit()
+        check()
+    with money_app.app_context():
+        eastmoor = db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Eastmoor County Council"))
+        for row in db.session.scalars(sa.select(CouncilSettings).where(CouncilSettings.council_id == eastmoor)):
+            row.audit_months = 3
+        audits.refresh_due_dates(council_id=eastmoor)  # what the council settings page does when it saves
+        db.session.commit()
+        check()
+        ellen = db.session.scalar(sa.select(CaseSetup).where(CaseSetup.recipient_id == ids["ellen"]))
+        assert audits.case_summary(ids["ellen"], today).last_audit is None  # her audit is still in progress
+        assert ellen.audit_due_on == add_months(audits.first_payment_on(ids["ellen"]), 3)

@@ -26,6 +26,11 @@ class CaseSetup(db.Model):
     agreement_signed_on: Mapped[date | None] = mapped_column(Date)
     account_opened_on: Mapped[date | None] = mapped_column(Date)
     first_payment_on: Mapped[date | None] = mapped_column(Date)
+    # When the next care review and audit fall due, kept by services.audits.refresh_due_dates whenever
+    # what they depend on changes, so the work queues find them through an index instead of working
+    # out every case's dates on each page.
+    review_due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    audit_due_on: Mapped[date | None] = mapped_column(Date, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

@@ -42,7 +42,7 @@ from portal.models import (
 )
 from portal.models.audits import Audit, AuditFinding, AuditOutcome, AuditStatus, CareReview, ChecklistAnswer
 from portal.models.settings import CouncilSettings
-from portal.services.clock import utcnow
+from portal.services.clock import london_today, utcnow
 from portal.services.statements import MAX_YEARS, Statement, StatementEntry, build_statement, too_long
 
 FIRST_REVIEW_MONTHS = 6
@@ -145,8 +145,10 @@ def _add_months_postgresql(element, compiler, **kw):
     return f"CAST({day} + make_interval(months => CAST({months} AS INTEGER)) AS DATE)"
 
 
-def first_payment_sql(recipient_id):
-    """The first payment of the recipient (a column): the set-up record's, else the ledger's first council payment."""
+def first_payment_sql(recipient_id, setup_first_payment=None):
+    """The first payment of the recipient (a column): the set-up record's, else the ledger's first council payment.
+    In a statement on case_setups itself, pass its first_payment_on column (a subquery on the same table
+    would not be correlated to the row)."""
     from_ledger = (
         sa.select(LedgerEntry.entry_date)
         .join(DPAccount, DPAccount.id == LedgerEntry.account_id)
@@ -154,8 +156,9 @@ def first_payment_sql(recipient_id):
                LedgerEntry.amount_pence > 0)
         .order_by(LedgerEntry.entry_date).limit(1).scalar_subquery()
     )
-    from_setup = sa.select(CaseSetup.first_payment_on).where(CaseSetup.recipient_id == recipient_id).scalar_subquery()
-    return sa.func.coalesce(from_setup, from_ledger)
+    if setup_first_payment is None:
+        setup_first_payment = sa.select(CaseSetup.first_payment_on).where(CaseSetup.recipient_id == recipient_id).scalar_subquery()
+    return sa.func.coalesce(setup_first_payment, from_ledger)
 
 
 def audit_months_by_council(today: date) -> dict[int, int]:
@@ -175,47 +178,69 @@ def _months_expr(council_id, months_by_council: dict[int, int]):
     return sa.case(differ, value=council_id, else_=sa.literal(DEFAULT_AUDIT_MONTHS, sa.Integer))
 
 
+def due_dates_update(months_by_council: dict[int, int]):
+    """An UPDATE of case_setups' stored due dates from the rules (add a WHERE to narrow it): the next
+    review 12 months after the last, else 6 months after the first payment; the next audit the council's
+    months after the end of the last signed-off audit's period, else after the first payment."""
+    S = CaseSetup
+    last_review = sa.select(sa.func.max(CareReview.reviewed_on)).where(CareReview.recipient_id == S.recipient_id).scalar_subquery()
+    last_audit = (
+        sa.select(sa.func.max(Audit.period_end))
+        .where(Audit.recipient_id == S.recipient_id, Audit.status == AuditStatus.SIGNED_OFF)
+        .scalar_subquery()
+    )
+    council = sa.select(Recipient.council_id).where(Recipient.person_id == S.recipient_id).scalar_subquery()
+    first = first_payment_sql(S.recipient_id, S.first_payment_on)
+    return sa.update(S).values(
+        review_due_on=sa.func.coalesce(add_months_sql(last_review, REVIEW_GAP_MONTHS), add_months_sql(first, FIRST_REVIEW_MONTHS)),
+        audit_due_on=add_months_sql(sa.func.coalesce(last_audit, first), _months_expr(council, months_by_council)),
+    ).execution_options(synchronize_session=False)
+
+
+def refresh_due_dates(recipient_ids: list[int] | None = None, today: date | None = None, *, council_id: int | None = None) -> None:
+    """Work out the stored due dates again: for these people, a council's, or everyone (after a payment
+    run, a change of a council's audit frequency, generated data). Callers: record_review, sign_off,
+    case_lifecycle, the council settings page."""
+    statement = due_dates_update(audit_months_by_council(today or london_today()))
+    if recipient_ids is not None:
+        if not recipient_ids:
+            return
+        statement = statement.where(CaseSetup.recipient_id.in_(recipient_ids))
+    if council_id is not None:
+        statement = statement.where(CaseSetup.recipient_id.in_(sa.select(Recipient.person_id).where(Recipient.council_id == council_id)))
+    db.session.execute(statement)
+
+
 def reviews_due_select(conditions, today: date, horizon: date):
     """Cases (caseload entries matching `conditions`, closed ones left out) whose next care review is due on
-    or before `horizon`: columns recipient_id, caseworker_id, provider_id, last_done, due, overdue (due before today)."""
-    E = CaseloadEntry
+    or before `horizon`: columns recipient_id, caseworker_id, provider_id, last_done, due, overdue (due before today).
+    The due date is the stored one (refresh_due_dates), found through its index."""
+    E, S = CaseloadEntry, CaseSetup
     last = sa.select(sa.func.max(CareReview.reviewed_on)).where(CareReview.recipient_id == E.recipient_id).scalar_subquery()
-    inner = (
-        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, last.label("last_done"),
-                  first_payment_sql(E.recipient_id).label("first_payment"))
-        .where(*conditions, E.closed_on.is_(None))
-        .subquery("review_base")
+    return (
+        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, last.label("last_done"), S.review_due_on.label("due"),
+                  (S.review_due_on < today).label("overdue"))
+        .select_from(E).join(S, S.recipient_id == E.recipient_id)
+        .where(*conditions, E.closed_on.is_(None), S.review_due_on <= horizon)
     )
-    due = sa.func.coalesce(add_months_sql(inner.c.last_done, REVIEW_GAP_MONTHS),
-                           add_months_sql(inner.c.first_payment, FIRST_REVIEW_MONTHS))
-    dated = sa.select(inner.c.recipient_id, inner.c.caseworker_id, inner.c.provider_id, inner.c.last_done,
-                      due.label("due")).subquery("reviews_dated")
-    return sa.select(dated, (dated.c.due < today).label("overdue")).where(dated.c.due <= horizon)
 
 
-def audits_due_select(conditions, today: date, horizon: date, months_by_council: dict[int, int]):
+def audits_due_select(conditions, today: date, horizon: date, months_by_council: dict[int, int] | None = None):
     """As reviews_due_select, for audits: columns recipient_id, caseworker_id, provider_id, last_done (the end of
     the last signed-off audit's period), in_progress (an audit in progress: its id), due, overdue."""
-    E = CaseloadEntry
+    E, S = CaseloadEntry, CaseSetup
     last = (
         sa.select(sa.func.max(Audit.period_end))
         .where(Audit.recipient_id == E.recipient_id, Audit.status == AuditStatus.SIGNED_OFF)
         .scalar_subquery()
     )
     open_audit = sa.select(Audit.id).where(Audit.open_key == E.recipient_id).scalar_subquery()
-    inner = (
-        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, last.label("last_done"),
-                  first_payment_sql(E.recipient_id).label("first_payment"),
-                  _months_expr(Recipient.council_id, months_by_council).label("months"),
-                  open_audit.label("in_progress"))
-        .join(Recipient, Recipient.person_id == E.recipient_id)
-        .where(*conditions, E.closed_on.is_(None))
-        .subquery("audit_base")
+    return (
+        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, last.label("last_done"), open_audit.label("in_progress"),
+                  S.audit_due_on.label("due"), (S.audit_due_on < today).label("overdue"))
+        .select_from(E).join(S, S.recipient_id == E.recipient_id)
+        .where(*conditions, E.closed_on.is_(None), S.audit_due_on <= horizon)
     )
-    due = add_months_sql(sa.func.coalesce(inner.c.last_done, inner.c.first_payment), inner.c.months)
-    dated = sa.select(inner.c.recipient_id, inner.c.caseworker_id, inner.c.provider_id, inner.c.last_done,
-                      inner.c.in_progress, due.label("due")).subquery("audits_dated")
-    return sa.select(dated, (dated.c.due < today).label("overdue")).where(dated.c.due <= horizon)
 
 
 @dataclass
@@ -704,6 +729,7 @@ def sign_off(recipient: Recipient, audit: Audit, user: User, outcome: AuditOutco
         finding.evidence_count, finding.needs_evidence = line.evidence_count, line.needs_evidence
         finding.flags, finding.explanation = ",".join(line.flags), line.explanation[:500]
     db.session.flush()
+    refresh_due_dates([recipient.person_id])
     db.session.refresh(audit)
     return audit
 
@@ -739,4 +765,5 @@ def record_review(recipient: Recipient, user: User, reviewed_on: date, outcome: 
     except IntegrityError:  # recorded at the same moment by another request (a double click)
         db.session.rollback()
         raise ReviewError(f"A review on {reviewed_on.day} {reviewed_on:%B %Y} is already recorded. Nothing was changed.") from None
+    refresh_due_dates([recipient.person_id], today)
     return review

@@ -127,6 +127,7 @@ def record_setup(recipient: Recipient, user: User, dates: dict[str, date | None]
         setattr(setup, key, dates.get(key))
     setup.updated_by_id = user.id
     db.session.flush()
+    _refresh_due_dates([recipient.person_id])
     return setup
 
 
@@ -158,7 +159,15 @@ def note_first_payments(recipient_ids: list[int] | None = None) -> int:
     )
     if recipient_ids is not None:
         statement = statement.where(CaseSetup.recipient_id.in_(recipient_ids))
-    return db.session.execute(statement).rowcount or 0
+    filled = db.session.execute(statement).rowcount or 0
+    _refresh_due_dates(recipient_ids)
+    return filled
+
+
+def _refresh_due_dates(recipient_ids: list[int] | None) -> None:
+    from portal.services.audits import refresh_due_dates  # audits reads the set-up: imported when used
+
+    refresh_due_dates(recipient_ids)
 
 
 def backfill_setups() -> int:
@@ -358,6 +367,7 @@ def move_case(
         )
     recipient.council_id = new_council
     db.session.flush()
+    _refresh_due_dates([recipient.person_id])  # another council may audit more or less often
     return move
 
 

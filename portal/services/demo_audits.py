@@ -101,4 +101,5 @@ def load_audits(ids: dict[str, int], today=None) -> None:
             }, {
                 "insurance_note": "Employer's liability certificate seen, valid for the whole period.",
             })
+    audits.refresh_due_dates(today=today)  # reviews and audits made directly above
     db.session.commit()

@@ -50,7 +50,7 @@ from portal.models import (
     UnmatchedCardRow,
     User,
 )
-from portal.services import card_import, local_settings
+from portal.services import audits, card_import, local_settings
 from portal.services.clock import london_today, utcnow
 from portal.web.helpers import audit
 from portal.web.money_admin.forms import (
@@ -376,6 +376,9 @@ def new_council_settings(council_id: int):
                 row.audit_months = before.audit_months if before is not None else 12
             else:
                 row.audit_months = form.audit_months.data
+            db.session.flush()
+            # The council's people's audit due dates follow its frequency (stored for the work queues).
+            audits.refresh_due_dates(council_id=council.id)
             audit("council_settings.added", record_type="council_settings", record_id=row.id, outcome=f"council {council.id}")
             db.session.commit()
         except local_settings.SettingsError as error:
