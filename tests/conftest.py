@@ -22,6 +22,7 @@ os.environ["PORTAL_ENV"] = "test"
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.services import content, demo  # noqa: E402
+from portal.services.clock import london_today  # noqa: E402
 
 DEMO_PASSWORD = demo.DEMO_PASSWORD
 TOTP = pyotp.TOTP(demo.DEMO_TOTP_SECRET)
@@ -74,19 +75,23 @@ class DatabaseFactory:
         return PG_URL.rsplit("/", 1)[0] + "/" + name
 
     def template(self, kind: str) -> str:
-        if kind not in self.templates:
+        # The demo's dates are relative to the day it is loaded, and tests compare them with today:
+        # a run that crosses midnight loads the demo again for the new day.
+        day = london_today()
+        key = f"{kind}_{day:%Y%m%d}"
+        if key not in self.templates:
             if USE_PG:
-                name = f"tpl_{kind}_{self.worker}"
+                name = f"tpl_{key}_{self.worker}"
                 with self.admin_engine.connect() as conn:
                     conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                     conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
                 _migrate(self._pg_url(name), kind)
-                self.templates[kind] = name
+                self.templates[key] = name
             else:
-                path = self.tmp / f"template-{kind}.db"
+                path = self.tmp / f"template-{key}.db"
                 _migrate(f"sqlite:///{path}", kind)
-                self.templates[kind] = str(path)
-        return self.templates[kind]
+                self.templates[key] = str(path)
+        return self.templates[key]
 
     def create(self, kind: str) -> str:
         template = self.template(kind)
@@ -100,6 +105,13 @@ class DatabaseFactory:
         path = self.tmp / f"test-{n}.db"
         shutil.copyfile(template, path)
         return f"sqlite:///{path}"
+
+    def drop_templates(self) -> None:
+        if USE_PG:
+            for name in self.templates.values():
+                with self.admin_engine.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.admin_engine.dispose()
 
     def drop(self, url: str) -> None:
         if USE_PG:
@@ -117,7 +129,9 @@ class DatabaseFactory:
 def databases(request, tmp_path_factory):
     global EVIDENCE_FOLDER
     EVIDENCE_FOLDER = str(tmp_path_factory.mktemp("evidence"))
-    return DatabaseFactory(_worker(request), tmp_path_factory)
+    factory = DatabaseFactory(_worker(request), tmp_path_factory)
+    yield factory
+    factory.drop_templates()
 
 
 def _make_app(databases, kind: str, **config):

@@ -48,7 +48,7 @@ from portal.models import (
 )
 from portal.services import cycles, excess
 from portal.services.amounts import to_hundredths
-from portal.services.clock import utcnow
+from portal.services.clock import london_today, utcnow
 from portal.services.ledger import SUMMARISED_KINDS, move_spend, needs_evidence, spend_key
 from portal.services.local_settings import council_settings
 
@@ -322,7 +322,7 @@ def _account_infos(card_refs: set[str]) -> dict[str, AccountInfo]:
         .join(Organisation, Organisation.id == Recipient.council_id)
         .where(DPAccount.card_reference.in_(card_refs))
     ).all()
-    today = date.today()
+    today = london_today()
     people = {person_id for *_, person_id in rows}
     # The plan in force for each person: the latest from a date not after today.
     plans: dict[int, tuple[date, int]] = {}

@@ -25,6 +25,7 @@ from portal.models import (
     User,
 )
 from portal.services import content
+from portal.services.clock import london_today
 from portal.services.passwords import hash_password
 
 DEMO_PASSWORD = "demo-password-1"
@@ -34,7 +35,7 @@ SINCE = date(2024, 4, 1)
 
 
 def _age_to_birth_date(age: int, day: int = 15, month: int = 3) -> date:
-    today = date.today()
+    today = london_today()
     born = date(today.year - age, month, day)
     return born if born <= today else date(today.year - age - 1, month, day)
 
@@ -415,7 +416,6 @@ def load_money(ids: dict[str, int], today: date | None = None, payroll: bool = T
     from portal.models import Category, CouncilSettings, ExpectedItem, ExpectedKind, ExpectedStatus, PaymentMethod
     from portal.models import BudgetKind, Delivery, EntryKind, EntrySource
     from portal.services import budgets, cycles, ledger, payments
-    from portal.services.clock import london_today
 
     today = today or london_today()
     councils = {o.name: o for o in db.session.scalars(sa.select(Organisation))}
@@ -546,7 +546,6 @@ def generate_money(first_person_id: int, last_person_id: int, *, seed: int = 202
         AccountBalance, Budget, BudgetVersion, DPAccount, EntryState, LedgerEntry, SupportLine, SupportPlan,
     )
     from portal.services import cycles
-    from portal.services.clock import london_today
 
     rng = random.Random(seed + 1)
     today = today or london_today()
