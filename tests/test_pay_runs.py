@@ -46,7 +46,7 @@ from portal.models import (
     TimesheetStatus,
     User,
 )
-from portal.services import ledger, pay_periods, pay_runs, payroll_calc, timesheets
+from portal.services import ledger, local_settings, pay_periods, pay_runs, payroll_calc, timesheets
 from portal.services.clock import london_today
 from portal.services.timesheets import KeyedTotals, ShiftInput
 from portal.sqlite import immediate_transaction
@@ -600,6 +600,42 @@ def test_year_to_date_carries_into_the_next_run(money_app, monkeypatch):
         [ytd] = pay_runs.year_to_date(tax_year_start=run.tax_year_start, employer_id=ts.employer_id)
         assert ytd.gross_pence == first.gross_pence + payslip.gross_pence and ytd.payslips == 2
         assert ytd.pa_name == "Sophie Clarke" and ytd.ni_number == "JT123456C"
+
+
+def test_the_employment_allowance_is_claimed_once_across_drafts_of_different_frequencies(money_app):
+    """Amina employs Sophie (fortnightly) and Joan (4-weekly). Each draft sees the allowance left when it
+    was built; approving the second after the first would claim it twice, so it must be rebuilt."""
+    with money_app.app_context():
+        # An administrator's row makes the year's allowance £60, so both runs want part of it.
+        latest = local_settings.latest_rate_row("payroll.employment_allowance")
+        local_settings.add_national_rate(key="payroll.employment_allowance", label=latest.label, effective_from=date(2026, 4, 7),
+                                         value=6000, unit=latest.unit, source="test")
+        joan = db.session.scalar(sa.select(Timesheet).where(Timesheet.employment_id == _employment("Joan", "Price").id,
+                                                            Timesheet.status == TimesheetStatus.AWAITING_KEYING))
+        timesheets.key_in(joan, _user(KIM), KeyedTotals(day_minutes=60 * 60), joan.version)  # 60 hours at £12.75
+        db.session.commit()
+        sophie_run, joan_run = _build(_sophie_last()), _build(joan)
+        sophie_claim = sophie_run.payslips[0].employment_allowance_pence
+        joan_claim, joan_ni = joan_run.payslips[0].employment_allowance_pence, joan_run.payslips[0].employer_ni_pence
+        # Each was built with the whole £60 left, and each has employer NI to set it against.
+        assert 0 < sophie_claim <= 6000 and 0 < joan_claim <= 6000
+        assert sophie_claim + joan_claim > 6000
+        _approve(sophie_run)
+        with pytest.raises(pay_runs.PayRunError, match="Rebuild it"):
+            _approve(joan_run)
+        db.session.rollback()
+        assert db.session.get(PayRun, joan_run.id).status == PayRunStatus.DRAFT and _items(joan_run.id) == []
+        rebuilt = _build(joan)
+        slip = rebuilt.payslips[0]
+        assert slip.employment_allowance_pence == 6000 - sophie_claim
+        # The same employer NI before the allowance: only what the allowance covers moved.
+        assert slip.employer_ni_pence + slip.employment_allowance_pence == joan_ni + joan_claim
+        assert slip.employer_ni_pence > joan_ni
+        _approve(rebuilt)
+        [claimed] = db.session.execute(
+            sa.select(sa.func.sum(Payslip.employment_allowance_pence)).join(PayRun).where(
+                PayRun.status == PayRunStatus.APPROVED, Payslip.employer_id == joan.employer_id)).one()
+        assert claimed == 6000
 
 
 def test_a_timesheet_corrected_after_it_was_paid_is_put_right_by_correction_lines_in_the_next_run(money_app):

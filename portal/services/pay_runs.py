@@ -813,13 +813,22 @@ def _timesheet_ids(payslip: Payslip) -> set[int]:
 
 
 def _ytd_moved(run: PayRun) -> bool:
-    """Whether the approved year-to-date figures changed since the run was built (another run approved)."""
+    """Whether the approved year-to-date figures changed since the run was built (another run approved).
+
+    The Employment Allowance is the employer's, not the PA's: a weekly and a monthly draft for the same
+    employer each see the whole allowance left, so the employer's claims are added up too."""
     employer_ids = {p.employer_id for p in run.payslips}
-    now, _ = _ytd_before(employer_ids, run.tax_year_start)
+    now, allowance_claimed = _ytd_before(employer_ids, run.tax_year_start)
+    claiming: dict[int, int] = defaultdict(int)
     for p in run.payslips:
         current = now.get((p.pa_id, p.employer_id), dict.fromkeys(YTD_FIELDS, 0))
         if (current["gross_pence"] != p.ytd_gross_pence - p.gross_pence or current["tax_pence"] != p.ytd_tax_pence - p.tax_pence
                 or current["employment_allowance_pence"] != p.ytd_employment_allowance_pence - p.employment_allowance_pence):
+            return True
+        claiming[p.employer_id] += p.employment_allowance_pence
+    if any(claiming.values()):
+        allowance = _rates(run.pay_date, run.pay_period).employment_allowance_pence
+        if any(allowance_claimed[e] + claim > allowance for e, claim in claiming.items() if claim):
             return True
     return False
 
