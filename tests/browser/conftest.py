@@ -225,12 +225,38 @@ def _open_journey(browser, live_server, **context_options):
     return context, journey
 
 
-@pytest.fixture
-def journey(browser, live_server):
-    context, journey = _open_journey(browser, live_server)
+def journey_on(browser, server, **context_options):
+    """A journey's life for a fixture to yield from: opened on the server, closed, and no CSP reports left."""
+    context, journey = _open_journey(browser, server, **context_options)
     yield journey
     context.close()
     journey.assert_no_csp_violations("the journey's pages")  # anything reported after the last check
+
+
+@pytest.fixture
+def journey(browser, live_server):
+    yield from journey_on(browser, live_server)
+
+
+@pytest.fixture
+def fresh_journey(browser, fresh_live_server):
+    """A journey on a server and database of its own, for journeys that change what others would see."""
+    yield from journey_on(browser, fresh_live_server)
+
+
+# What journeys look for on most pages.
+
+
+def h1(page):
+    return page.get_by_role("heading", level=1)
+
+
+def success(page):
+    return page.get_by_role("alert", name="Success")
+
+
+def menu(page):
+    return page.get_by_role("navigation", name="Menu")
 
 
 @pytest.fixture

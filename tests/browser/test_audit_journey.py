@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.models import Person
 from portal.services.clock import london_today
 from portal.services.demo_audits import load_audits
-from tests.browser.conftest import _open_journey
+from tests.browser.conftest import h1, journey_on, success
 
 pytestmark = pytest.mark.browser
 
@@ -27,18 +27,7 @@ def fresh_journey(browser, fresh_live_server):
     with fresh_live_server.app.app_context():
         load_audits({given.lower(): pid for pid, given in db.session.execute(sa.select(Person.id, Person.given_name))})
         db.session.remove()
-    context, journey = _open_journey(browser, fresh_live_server, accept_downloads=True)
-    yield journey
-    context.close()
-    journey.assert_no_csp_violations("the journey's pages")
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
-
-
-def _success(page):
-    return page.get_by_role("alert", name="Success")
+    yield from journey_on(browser, fresh_live_server, accept_downloads=True)
 
 
 def test_kim_audits_tom_signs_off_and_downloads_the_report(fresh_journey, tmp_path):
@@ -51,14 +40,14 @@ def test_kim_audits_tom_signs_off_and_downloads_the_report(fresh_journey, tmp_pa
     row = page.locator("table[data-kind='audits-due'] tr[data-item]").filter(has_text="Tom Hughes")
     expect(row).to_contain_text("Overdue")
     journey.click(row.get_by_role("link", name="Audit for Tom Hughes"))
-    expect(_h1(page)).to_have_text("Audits")
+    expect(h1(page)).to_have_text("Audits")
     expect(page.locator("[data-audit-due]")).to_contain_text("Overdue")
 
     # The period the portal suggests: a year from Tom's first payment.
     expect(page.get_by_role("group", name="From").get_by_label("Year")).not_to_have_value("")
     journey.click(page.get_by_role("button", name="Start the audit"))
-    expect(_success(page)).to_contain_text("Audit started for")
-    expect(_h1(page)).to_have_text(re.compile(r"^Audit of "))
+    expect(success(page)).to_contain_text("Audit started for")
+    expect(h1(page)).to_have_text(re.compile(r"^Audit of "))
     expect(page.locator("[data-status]")).to_have_text("In progress")
 
     # The checklist.
@@ -69,18 +58,18 @@ def test_kim_audits_tom_signs_off_and_downloads_the_report(fresh_journey, tmp_pa
         page.get_by_role("group", name=question).get_by_label(answer, exact=True).check()
     page.get_by_label("Note about the insurance (optional)").fill("Carewise certificate seen, valid all year.")
     journey.click(page.get_by_role("button", name="Save the checklist"))
-    expect(_success(page)).to_contain_text("Checklist saved.")
+    expect(success(page)).to_contain_text("Checklist saved.")
 
     # Anything without its evidence, or flagged, gets a reason.
     while page.locator("[data-gaps]").count():
         item = page.locator("[data-needs-reason] li[data-entry]").filter(has_not=page.locator(".govuk-tag--green")).first
         item.get_by_role("textbox").fill("Checked against the managed account's bank statement.")
         journey.click(item.get_by_role("button", name=re.compile("^Save reason")))
-        expect(_success(page)).to_contain_text("Reason saved.")
+        expect(success(page)).to_contain_text("Reason saved.")
 
     page.get_by_role("group", name="What is the outcome of the audit?").get_by_label("Satisfactory: the money was spent").check()
     journey.click(page.get_by_role("button", name="Sign off the audit"))
-    expect(_success(page)).to_contain_text("Audit signed off by Kim Bell: satisfactory. It can no longer be changed.")
+    expect(success(page)).to_contain_text("Audit signed off by Kim Bell: satisfactory. It can no longer be changed.")
     expect(page.locator("[data-status]")).to_have_text("Signed off")
     expect(page.locator("[data-signed-off]")).to_contain_text(f"Kim Bell, Brightpath Support on {today.day} {today:%B %Y}")
     expect(page.locator("form[data-checklist-form], form[data-sign-off-form]")).to_have_count(0)

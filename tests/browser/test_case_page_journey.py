@@ -8,32 +8,25 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from tests.browser.conftest import h1, menu
 
 pytestmark = pytest.mark.browser
 
 KIM = "kim@brightpath.example"
 
 
-def _h1(page):
-    return page.get_by_role("heading", level=1)
-
-
 def _main(page):
     return page.get_by_role("main")
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
 
 
 def _open_toms_case(journey):
     page = journey.page
     journey.sign_in(KIM, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Caseload"))
+    journey.click(menu(page).get_by_role("link", name="Caseload"))
     journey.click(_main(page).get_by_role("link", name=re.compile(r"Hughes, Tom|Tom Hughes")).first)
-    if _h1(page).inner_text() != "Tom Hughes's case":  # the caseload links to the record page: take "Case"
+    if h1(page).inner_text() != "Tom Hughes's case":  # the caseload links to the record page: take "Case"
         journey.click(page.get_by_role("navigation", name="Tom Hughes's record").get_by_role("link", name="Case", exact=True))
-    expect(_h1(page)).to_have_text("Tom Hughes's case")
+    expect(h1(page)).to_have_text("Tom Hughes's case")
 
 
 def test_kim_opens_toms_case_page_and_the_full_transactions(journey):
@@ -55,20 +48,20 @@ def test_kim_opens_toms_case_page_and_the_full_transactions(journey):
 
     # "View all" (its hidden text names the card) leads to the full list, newest first.
     journey.click(transactions.get_by_role("link", name="View all (Recent transactions)"))
-    expect(_h1(page)).to_have_text("Transactions")
+    expect(h1(page)).to_have_text("Transactions")
     expect(page).to_have_url(re.compile(r"/people/\d+/transactions\?period=all$"))
     expect(page.locator("[data-transactions] tbody tr").first).to_be_visible()
 
     # And back to the case page, as the browser's back button leaves it.
     page.go_back()
     journey.check()
-    expect(_h1(page)).to_have_text("Tom Hughes's case")
+    expect(h1(page)).to_have_text("Tom Hughes's case")
     expect(page.locator("[data-section='transactions'] tr[data-entry]").first).to_have_attribute("data-entry", newest)
 
     # The record's navigation leads back to the case page from anywhere in it.
     journey.click(page.get_by_role("navigation", name="Tom Hughes's record").get_by_role("link", name="Money", exact=True))
     journey.click(page.get_by_role("navigation", name="Tom Hughes's record").get_by_role("link", name="Case", exact=True))
-    expect(_h1(page)).to_have_text("Tom Hughes's case")
+    expect(h1(page)).to_have_text("Tom Hughes's case")
 
 
 def test_without_javascript_the_case_page_reads_the_same(journey_without_js):

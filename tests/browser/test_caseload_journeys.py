@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from portal.models import Organisation, Role, User
 from portal.services.clock import london_today
-from tests.browser.conftest import _open_journey
+from tests.browser.conftest import h1, menu, success
 from tests.helpers import person_id
 
 pytestmark = pytest.mark.browser
@@ -25,28 +25,8 @@ LEE, KIM, RACHEL = "lee@brightpath.example", "kim@brightpath.example", "rachel@n
 NEW_WORKER = "Nia Rowe"
 
 
-@pytest.fixture
-def fresh_journey(browser, fresh_live_server):
-    context, journey = _open_journey(browser, fresh_live_server)
-    yield journey
-    context.close()
-    journey.assert_no_csp_violations("the journey's pages")
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
-
-
 def _main(page):
     return page.get_by_role("main")
-
-
-def _success(page):
-    return page.get_by_role("alert", name="Success")
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
 
 
 def _caption(page):
@@ -88,8 +68,8 @@ def test_lee_searches_sorts_and_reassigns_tom(fresh_journey):
     _add_caseworker(journey.server.app, NEW_WORKER)
 
     journey.sign_in(LEE, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Caseload"))
-    expect(_h1(page)).to_have_text("Caseload")
+    journey.click(menu(page).get_by_role("link", name="Caseload"))
+    expect(h1(page)).to_have_text("Caseload")
     expect(_rows(page).filter(has_text="Hughes, Tom")).to_have_count(1)
 
     # Search: type a name and press Apply; only Sam Okafor is Brightpath's.
@@ -107,7 +87,7 @@ def test_lee_searches_sorts_and_reassigns_tom(fresh_journey):
     _htmx_update(journey, lambda: page.get_by_label("Sort by").select_option(label="Area"),
                  re.compile(r"/caseload\?.*sort=area"))
     expect(_caption(page)).to_contain_text("sorted by area")
-    expect(_h1(page)).to_have_attribute("data-kept", "yes")
+    expect(h1(page)).to_have_attribute("data-kept", "yes")
     assert page.evaluate("window.portalMarker") == "still here"
     expect(page.locator("h1")).to_have_count(1)
     expect(page.locator("#results form[role=search]")).to_have_count(0)
@@ -116,7 +96,7 @@ def test_lee_searches_sorts_and_reassigns_tom(fresh_journey):
     page.get_by_label("Select Tom Hughes").check()
     page.get_by_label("Give the selected cases to").select_option(label=NEW_WORKER)
     journey.click(page.get_by_role("button", name="Reassign selected cases"))
-    expect(_success(page)).to_contain_text(f"1 case given to {NEW_WORKER}.")
+    expect(success(page)).to_contain_text(f"1 case given to {NEW_WORKER}.")
     expect(_rows(page).filter(has_text="Hughes, Tom")).to_contain_text(NEW_WORKER)
 
     # Filter by caseworker: Tom is the new caseworker's only case.
@@ -135,9 +115,9 @@ def test_kim_records_set_up_and_closes_toms_case_and_lee_reopens_it(fresh_journe
 
     journey.sign_in(KIM, staff=True)
     journey.goto(f"/people/{tom}/case")
-    expect(_h1(page)).to_have_text("Tom Hughes's case")
+    expect(h1(page)).to_have_text("Tom Hughes's case")
     journey.click(page.get_by_role("navigation", name="Tom Hughes's record").get_by_role("link", name="Set-up and history"))
-    expect(_h1(page)).to_have_text("Set-up and case history")
+    expect(h1(page)).to_have_text("Set-up and case history")
 
     # The set-up dates: each on or after the one before, none after the first payment (if made).
     details = page.locator("details", has_text="Change the set-up dates")
@@ -159,21 +139,21 @@ def test_kim_records_set_up_and_closes_toms_case_and_lee_reopens_it(fresh_journe
         group.get_by_label("Month").fill(str(day.month))
         group.get_by_label("Year").fill(str(day.year))
     journey.click(page.get_by_role("button", name="Save set-up dates"))
-    expect(_success(page)).to_contain_text("Set-up dates saved.")
+    expect(success(page)).to_contain_text("Set-up dates saved.")
     decided = steps["Council decided on a direct payment"]
     expect(page.locator("[data-setup-steps]")).to_contain_text(f"{decided.day} {decided:%B %Y}")
 
     # Close the case.
     journey.click(_main(page).get_by_role("link", name="Close this case"))
-    expect(_h1(page)).to_have_text("Close Tom Hughes's case")
+    expect(h1(page)).to_have_text("Close Tom Hughes's case")
     page.get_by_role("group", name="Why is the case closing?").get_by_label(
         "Chose to manage without the support service").check()
     journey.click(page.get_by_role("button", name="Close the case"))
-    expect(_success(page)).to_contain_text("Tom Hughes's case is closed. It stays on your list under ‘Closed cases’.")
+    expect(success(page)).to_contain_text("Tom Hughes's case is closed. It stays on your list under ‘Closed cases’.")
     expect(_main(page)).to_contain_text("chose to manage without the support service")
 
     # On her caseload, under "Closed cases".
-    journey.click(_menu(page).get_by_role("link", name="Caseload"))
+    journey.click(menu(page).get_by_role("link", name="Caseload"))
     expect(_rows(page).filter(has_text="Hughes, Tom")).to_have_count(0)
     _htmx_update(journey, page.get_by_role("group", name="Cases").get_by_label("Closed cases").check,
                  re.compile(r"/caseload\?.*status=closed"))
@@ -186,7 +166,7 @@ def test_kim_records_set_up_and_closes_toms_case_and_lee_reopens_it(fresh_journe
     journey.sign_in(LEE, staff=True)
     journey.goto(f"/people/{tom}/set-up")
     journey.click(page.get_by_role("button", name="Open the case again"))
-    expect(_success(page)).to_contain_text("Tom Hughes's case is open again.")
+    expect(success(page)).to_contain_text("Tom Hughes's case is open again.")
     expect(_main(page).get_by_role("link", name="Close this case")).to_be_visible()
 
 
@@ -197,12 +177,12 @@ def test_rachel_moves_amina_to_eastmoor(fresh_journey):
 
     journey.sign_in(RACHEL, staff=True)
     journey.goto(f"/people/{amina}/move")
-    expect(_h1(page)).to_have_text("Move Amina Patel to another support service or council")
+    expect(h1(page)).to_have_text("Move Amina Patel to another support service or council")
     page.get_by_label("Council that will fund them").select_option(label="Eastmoor County Council")
     page.get_by_label("Why are they moving?").fill("Amina has moved to Eastmoor.")
     journey.click(page.get_by_role("button", name="Move this person"))
-    expect(_h1(page)).to_have_text("People we fund")
-    expect(_success(page)).to_contain_text(
+    expect(h1(page)).to_have_text("People we fund")
+    expect(success(page)).to_contain_text(
         "Amina Patel has moved to Eastmoor County Council. Your organisation no longer sees their records.")
     expect(_rows(page).first).to_be_visible()
     expect(_rows(page).filter(has_text="Patel, Amina")).to_have_count(0)

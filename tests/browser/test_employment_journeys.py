@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.services.clock import london_today
-from tests.browser.conftest import AXE_OPTIONS, FAILING_IMPACTS, _axe
+from tests.browser.conftest import AXE_OPTIONS, FAILING_IMPACTS, _axe, h1, menu, success
 
 pytestmark = pytest.mark.browser
 
@@ -35,20 +35,8 @@ def live_server(fresh_live_server):
 # Helpers ------------------------------------------------------------------------------------------
 
 
-def _h1(page):
-    return page.get_by_role("heading", level=1)
-
-
-def _success(page):
-    return page.get_by_role("alert", name="Success")
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
-
-
 def _messages_link(page):
-    return _menu(page).get_by_role("link", name=re.compile(r"^Messages"))
+    return menu(page).get_by_role("link", name=re.compile(r"^Messages"))
 
 
 def _fill_date(page, legend: str, day: date):
@@ -71,7 +59,7 @@ def _open_amina_pas(journey) -> int:
     page = journey.page
     journey.click(page.get_by_role("link", name="Your direct payment details"))
     journey.click(page.get_by_role("navigation", name="Amina Patel's record").get_by_role("link", name="PAs", exact=True))
-    expect(_h1(page)).to_have_text("Personal assistants")
+    expect(h1(page)).to_have_text("Personal assistants")
     match = re.search(r"/people/(\d+)/pas$", page.url)
     assert match, page.url
     return int(match.group(1))
@@ -184,8 +172,8 @@ def _mark_all_read(journey, count: int):
     expect(page.locator("[data-unread]")).to_have_text(f"You have {count} unread notification{'s' if count != 1 else ''}.")
     expect(page.locator("[data-notifications] .govuk-tag", has_text="New")).to_have_count(count)
     journey.click(page.get_by_role("button", name="Mark all as read"))
-    expect(_h1(page)).to_have_text("Notifications")
-    expect(_success(page)).to_contain_text("All your notifications are marked as read.")
+    expect(h1(page)).to_have_text("Notifications")
+    expect(success(page)).to_contain_text("All your notifications are marked as read.")
     expect(page.locator("[data-unread]")).to_have_text("You have no unread notifications.")
     expect(page.get_by_role("button", name="Mark all as read")).to_have_count(0)
     expect(page.locator("[data-notifications] .govuk-tag", has_text="New")).to_have_count(0)
@@ -208,7 +196,7 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
 
     # She records Priya Shah, a new PA who started four weeks ago.
     journey.click(page.get_by_role("button", name="Record a new PA"))
-    expect(_h1(page)).to_have_text("Record a new PA")
+    expect(h1(page)).to_have_text("Record a new PA")
     assert page.url.endswith(f"/people/{amina_id}/pas/new")
     who = page.get_by_role("group", name="Who is the PA?")
     if who.count():  # offered only when someone worked for Amina before
@@ -239,8 +227,8 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
     expect(page.get_by_role("group", name="Start date", exact=True).get_by_label("Day")).to_have_value(str(start.day))
     page.get_by_label("National Insurance number (optional)").fill("JT 12 34 56 A")
     journey.click(page.get_by_role("button", name="Record this PA"))
-    expect(_success(page)).to_contain_text("Priya Shah's employment has been recorded.")
-    expect(_h1(page)).to_have_text("Priya Shah")
+    expect(success(page)).to_contain_text("Priya Shah's employment has been recorded.")
+    expect(h1(page)).to_have_text("Priya Shah")
     match = re.search(rf"/people/{amina_id}/pas/(\d+)$", page.url)
     assert match, page.url
     employment_path = match.group(0)
@@ -278,14 +266,14 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
     with page.expect_navigation():
         page.get_by_role("link", name="Record holiday or sickness").click()
     _check_page_with_conditional_radios(journey)
-    expect(_h1(page)).to_have_text("Record holiday or sickness")
+    expect(h1(page)).to_have_text("Record holiday or sickness")
     _choose(page, "Is this holiday or sickness?", "Holiday")
     page.get_by_label("Hours of holiday taken").fill("20")
     _fill_date(page, "First day", holiday_first)
     _fill_date(page, "Last day", holiday_last)
     page.get_by_label("Note (optional)").fill("A week away")
     journey.click(page.get_by_role("button", name="Save"))
-    expect(_success(page)).to_contain_text("Holiday recorded for Priya Shah.")
+    expect(success(page)).to_contain_text("Holiday recorded for Priya Shah.")
     assert page.url.endswith(employment_path)
     leave = page.locator("[data-leave] tbody tr")
     expect(leave).to_have_count(1)
@@ -295,7 +283,7 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
     # Employer's liability insurance: £1,000,000 of cover is refused, £5,000,000 is saved.
     journey.click(page.get_by_role("link", name="Back to personal assistants"))
     journey.click(page.locator("#duties ~ .govuk-task-list").get_by_role("link", name=re.compile(r"insurance", re.I)))
-    expect(_h1(page)).to_have_text("Employer's liability insurance")
+    expect(h1(page)).to_have_text("Employer's liability insurance")
     assert page.url.endswith(f"/people/{amina_id}/employer-insurance")
     policies_before = page.locator("[data-policies] tbody tr").count()
     expires = today + timedelta(days=364)
@@ -323,8 +311,8 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
 
     fill_policy("5,000,000")
     journey.click(page.get_by_role("button", name="Save the policy"))
-    expect(_success(page)).to_contain_text(f"The policy with Harbour Mutual to {_long(expires)} has been saved.")
-    expect(_h1(page)).to_have_text("Personal assistants")
+    expect(success(page)).to_contain_text(f"The policy with Harbour Mutual to {_long(expires)} has been saved.")
+    expect(h1(page)).to_have_text("Personal assistants")
     journey.goto(f"/people/{amina_id}/employer-insurance")
     new_policy = page.locator("[data-policies] tbody tr").filter(has_text="HM-88-1204")
     expect(new_policy).to_contain_text("£5,000,000.00")
@@ -333,10 +321,10 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
     # She invites Priya to the portal with an address no account uses yet.
     journey.goto(employment_path)
     journey.click(page.get_by_role("link", name="Invite Priya Shah to the portal"))
-    expect(_h1(page)).to_have_text("Invite Priya Shah to the portal")
+    expect(h1(page)).to_have_text("Invite Priya Shah to the portal")
     page.get_by_label("The PA's email address").fill("priya.shah@example.org")
     journey.click(page.get_by_role("button", name="Send the invitation"))
-    expect(_success(page)).to_contain_text("We have sent an invitation to priya.shah@example.org.")
+    expect(success(page)).to_contain_text("We have sent an invitation to priya.shah@example.org.")
     assert page.url.endswith(employment_path)
     expect(page.get_by_role("link", name="Invite Priya Shah to the portal")).to_have_count(0)
 
@@ -347,7 +335,7 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
     journey.click(page.get_by_role("link", name="Invite Joan Price to the portal"))
     page.get_by_label("The PA's email address").fill(JAY)
     journey.click(page.get_by_role("button", name="Send the invitation"))
-    expect(_success(page)).to_contain_text(
+    expect(success(page)).to_contain_text(
         "That email address belongs to Jay Singh's PA account. We have asked them to confirm that they are the PA "
         "you know as Joan Price; their account is linked when they do."
     )
@@ -358,17 +346,17 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
 
     # Jay sees the question on his timesheets page, and says yes.
     journey.sign_in(JAY)
-    journey.click(_menu(page).get_by_role("link", name="Timesheets"))
-    expect(_h1(page)).to_have_text("Your timesheets")
+    journey.click(menu(page).get_by_role("link", name="Timesheets"))
+    expect(h1(page)).to_have_text("Your timesheets")
     expect(page.locator(".govuk-summary-card").filter(has=page.get_by_role("heading", name="Amina Patel"))).to_have_count(0)
     banner = page.get_by_role("region", name="Important")
     expect(banner).to_contain_text("Amina Patel says you work for them as a PA.")
     journey.click(banner.get_by_role("link", name="Tell us if that is right"))
-    expect(_h1(page)).to_have_text("Do you work for Amina Patel?")
+    expect(h1(page)).to_have_text("Do you work for Amina Patel?")
     _choose(page, "Do you work for them as a personal assistant?", "Yes, I work for them")
     journey.click(page.get_by_role("button", name="Send answer"))
-    expect(_h1(page)).to_have_text("Your timesheets")
-    expect(_success(page)).to_contain_text("You are now shown as working for Amina Patel.")
+    expect(h1(page)).to_have_text("Your timesheets")
+    expect(success(page)).to_contain_text("You are now shown as working for Amina Patel.")
     expect(page.get_by_role("region", name="Important")).to_have_count(0)
     expect(page.locator(".govuk-summary-card").filter(has=page.get_by_role("heading", name="Amina Patel"))).to_have_count(1)
     journey.sign_out()
@@ -377,12 +365,12 @@ def test_amina_records_a_pa_their_holiday_her_insurance_and_invitations_and_jay_
     journey.sign_in(AMINA)
     expect(_messages_link(page)).to_have_accessible_name("Messages 1 unread")
     journey.click(_messages_link(page))
-    expect(_h1(page)).to_have_text("Notifications")
+    expect(h1(page)).to_have_text("Notifications")
     news = page.locator("[data-notifications] li").first
     expect(news).to_contain_text("Jay Singh confirmed they work for you. They can now enter their own timesheets.")
     journey.click(news.get_by_role("link", name=re.compile(r"^View")))
     assert urlsplit(page.url).path == joan_path
-    expect(_h1(page)).to_have_text("Jay Singh")
+    expect(h1(page)).to_have_text("Jay Singh")
     expect(page.locator("[data-pending-link]")).to_have_count(0)
     journey.click(_messages_link(page))
     _mark_all_read(journey, 1)
@@ -400,8 +388,8 @@ def test_kim_filters_to_paper_timesheets_keys_in_joans_and_marks_her_messages_re
     assert unread, "the daily reminders leave Kim at least one unread message (Tom's insurance ends within 30 days)"
 
     journey.sign_in(KIM, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Payroll"))
-    expect(_h1(page)).to_have_text("Timesheets this period")
+    journey.click(menu(page).get_by_role("link", name="Payroll"))
+    expect(h1(page)).to_have_text("Timesheets this period")
 
     # With JavaScript, choosing a status updates the table in place and the address follows it.
     page.evaluate("window.__samePage = true")
@@ -430,7 +418,7 @@ def test_kim_filters_to_paper_timesheets_keys_in_joans_and_marks_her_messages_re
     expect(row).to_have_attribute("data-status", "paper")
     expect(row).to_contain_text(_long(period_start))
     journey.click(row.get_by_role("link", name="Key in Joan Price's timesheet for Amina Patel"))
-    expect(_h1(page)).to_have_text("Key in a paper timesheet")
+    expect(h1(page)).to_have_text("Key in a paper timesheet")
     assert page.url.endswith(f"/payroll/timesheets/{timesheet_id}/key-in")
 
     # The scan downloads (never shown in the page).
@@ -444,8 +432,8 @@ def test_kim_filters_to_paper_timesheets_keys_in_joans_and_marks_her_messages_re
 
     page.get_by_label("Day hours").fill("28")
     journey.click(page.get_by_role("button", name="Save the totals"))
-    expect(_h1(page)).to_have_text("Timesheets this period")
-    expect(_success(page)).to_contain_text(
+    expect(h1(page)).to_have_text("Timesheets this period")
+    expect(success(page)).to_contain_text(
         re.compile(
             r"Joan Price's timesheet for .+ \(28 hours\) has been keyed in and (approved|sent to the employer for approval)\."
         )
@@ -462,13 +450,13 @@ def test_kim_filters_to_paper_timesheets_keys_in_joans_and_marks_her_messages_re
 
     # The key-in page of a timesheet already keyed in sends Kim back to the list.
     journey.goto(f"/payroll/timesheets/{timesheet_id}/key-in")
-    expect(_h1(page)).to_have_text("Timesheets this period")
+    expect(h1(page)).to_have_text("Timesheets this period")
     expect(page.get_by_text(re.compile(r"is not waiting to be keyed in"))).to_be_visible()
 
     # Her messages: the header's "Messages" link shows the unread count.
     expect(_messages_link(page)).to_have_accessible_name(f"Messages {len(unread)} unread")
     journey.click(_messages_link(page))
-    expect(_h1(page)).to_have_text("Notifications")
+    expect(h1(page)).to_have_text("Notifications")
     for message in unread:
         expect(page.locator("[data-notifications]")).to_contain_text(message)
     _mark_all_read(journey, len(unread))
@@ -479,7 +467,7 @@ def test_without_javascript_the_status_filter_is_a_get_form_and_the_week_links_k
     page = journey.page
     timesheet_id, period_start = _joans_paper_timesheet(journey.server.app)
     journey.sign_in(KIM, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Payroll"))
+    journey.click(menu(page).get_by_role("link", name="Payroll"))
     page.get_by_label("Status").select_option(label=PAPER)
     journey.click(page.get_by_role("button", name="Apply filters"))
     assert "status=paper" in page.url
@@ -527,7 +515,7 @@ def test_amina_reads_her_messages_after_kim_keys_in_joans_timesheet(journey):
     else:
         expect(link).to_have_accessible_name("Messages")
     journey.click(link)
-    expect(_h1(page)).to_have_text("Notifications")
+    expect(h1(page)).to_have_text("Notifications")
     expect(link).to_have_attribute("aria-current", "page")
     for message in unread:
         expect(page.locator("[data-notifications]")).to_contain_text(message)

@@ -12,35 +12,15 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.services.clock import london_today
-from tests.browser.conftest import AXE_OPTIONS, FAILING_IMPACTS, _axe, _open_journey
+from tests.browser.conftest import AXE_OPTIONS, FAILING_IMPACTS, _axe, h1, menu, success
 
 pytestmark = pytest.mark.browser
 
 OMAR, RACHEL, DAVID = "omar@harbour.example", "rachel@northfield.example", "david@example.org"
 
 
-@pytest.fixture
-def fresh_journey(browser, fresh_live_server):
-    context, journey = _open_journey(browser, fresh_live_server)
-    yield journey
-    context.close()
-    journey.assert_no_csp_violations("the journey's pages")
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
-
-
 def _main(page):
     return page.get_by_role("main")
-
-
-def _success(page):
-    return page.get_by_role("alert", name="Success")
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
 
 
 def _govuk_conditional_radio(page, target) -> bool:
@@ -85,17 +65,17 @@ def test_omar_proposes_a_reclaim_rachel_approves_and_david_sees_why(fresh_journe
 
     # Omar finds Grace from his caseload, and her reviews from her money page.
     journey.sign_in(OMAR, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Caseload"))
+    journey.click(menu(page).get_by_role("link", name="Caseload"))
     journey.click(_main(page).get_by_role("link", name=re.compile(r"Okafor, Grace|Grace Okafor")).first)
     journey.click(page.get_by_role("navigation", name="Grace Okafor's record").get_by_role("link", name="Money", exact=True))
     expect(page.locator("[data-excess]")).to_contain_text("Grace has £")
     journey.click(_main(page).get_by_role("link", name="Excess-balance reviews"))
-    expect(_h1(page)).to_have_text("Excess-balance reviews")
+    expect(h1(page)).to_have_text("Excess-balance reviews")
     rows = page.locator("[data-reviews] tbody tr")
     expect(rows).to_have_count(1)  # one review, brought up to date by each payment run while the balance stays high
     expect(rows.first).to_contain_text("To be worked by the support service")
     _click_to_a_form(journey, rows.first.get_by_role("link"))
-    expect(_h1(page)).to_have_text(re.compile(r"^Excess-balance review from "))
+    expect(h1(page)).to_have_text(re.compile(r"^Excess-balance review from "))
     expect(page.locator("[data-figures]")).to_contain_text("£2,200.00")
 
     # Nothing chosen: the error summary says what is missing.
@@ -111,14 +91,14 @@ def test_omar_proposes_a_reclaim_rachel_approves_and_david_sees_why(fresh_journe
     expect(amount).to_be_visible()  # revealed by the choice
     amount.fill("1,500.00")
     journey.click(page.get_by_role("button", name="Save"))
-    expect(_success(page)).to_contain_text("Reclaim of £1,500.00 proposed. Northfield City Council has been told")
+    expect(success(page)).to_contain_text("Reclaim of £1,500.00 proposed. Northfield City Council has been told")
     expect(page.locator("[data-status]")).to_have_text("Waiting for the council")
     expect(page.locator("[data-proposal]")).to_contain_text("Informal support increased")
     journey.sign_out()
 
     # Rachel is told, and decides from the notification.
     journey.sign_in(RACHEL, staff=True)
-    journey.click(_menu(page).get_by_role("link", name=re.compile(r"^Messages")))
+    journey.click(menu(page).get_by_role("link", name=re.compile(r"^Messages")))
     note = page.locator("[data-notifications] li").filter(has_text="proposes returning £1,500.00 of Grace Okafor's")
     expect(note).to_have_count(1)
     _click_to_a_form(journey, note.get_by_role("link", name=re.compile("^View")))
@@ -126,18 +106,18 @@ def test_omar_proposes_a_reclaim_rachel_approves_and_david_sees_why(fresh_journe
     decision = page.get_by_role("group", name="Do you approve the reclaim?")
     decision.get_by_label("Yes, approve").check()
     journey.click(page.get_by_role("button", name="Send decision"))
-    expect(_success(page)).to_contain_text("Reclaim approved: £1,500.00 was taken from Grace Okafor's account")
+    expect(success(page)).to_contain_text("Reclaim approved: £1,500.00 was taken from Grace Okafor's account")
     expect(page.locator("[data-status]")).to_have_text("Money returned")
     expect(page.locator("[data-decision]")).to_contain_text("Rachel Moss")
     journey.sign_out()
 
     # David is told, and Grace's money page explains it, with whom to contact to challenge it.
     journey.sign_in(DAVID)
-    journey.click(_menu(page).get_by_role("link", name=re.compile(r"^Messages")))
+    journey.click(menu(page).get_by_role("link", name=re.compile(r"^Messages")))
     note = page.locator("[data-notifications] li").filter(has_text="of Grace Okafor's direct payment was returned")
     expect(note).to_have_count(1)
     journey.click(note.get_by_role("link", name=re.compile("^View")))
-    expect(_h1(page)).to_have_text("Grace Okafor's money")
+    expect(h1(page)).to_have_text("Grace Okafor's money")
     reclaim = page.locator("[data-reclaim]")
     expect(reclaim).to_contain_text(
         f"£1,500.00 was returned to Northfield City Council on {today.day} {today:%B %Y} because more of the support "
@@ -153,7 +133,7 @@ def test_without_javascript_omar_sees_every_question_of_the_review_form(journey_
     journey = journey_without_js
     page = journey.page
     journey.sign_in(OMAR, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Caseload"))
+    journey.click(menu(page).get_by_role("link", name="Caseload"))
     journey.click(_main(page).get_by_role("link", name=re.compile(r"Okafor, Grace|Grace Okafor")).first)
     journey.click(page.get_by_role("navigation", name="Grace Okafor's record").get_by_role("link", name="Money", exact=True))
     journey.click(_main(page).get_by_role("link", name="Excess-balance reviews"))

@@ -11,12 +11,9 @@ from typing import Callable
 
 import pytest
 from playwright.sync_api import expect
+from tests.browser.conftest import h1
 
 pytestmark = pytest.mark.browser
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
 
 
 def _main(page):
@@ -29,7 +26,7 @@ def _contact_card(page, title: str):
 
 def _recipient_home(name: str, support_worker: str, council: str):
     def check(page):
-        expect(_h1(page)).to_have_text("Your direct payment")
+        expect(h1(page)).to_have_text("Your direct payment")
         expect(_main(page)).to_contain_text(name)
         expect(_main(page)).to_contain_text(f"Hello {name.split()[0]}.")
         expect(_main(page)).to_contain_text(f"paid by {council}")
@@ -42,14 +39,14 @@ def _recipient_home(name: str, support_worker: str, council: str):
 
 
 def _representative_home(page):
-    expect(_h1(page)).to_have_text("People you help")
+    expect(h1(page)).to_have_text("People you help")
     expect(_main(page).get_by_role("link", name="Grace Okafor")).to_be_visible()
     expect(_main(page).get_by_role("link", name="Sam Okafor")).to_be_visible()
 
 
 def _pa_home(name: str, employers: list[str]):
     def check(page):
-        expect(_h1(page)).to_have_text("Your work")
+        expect(h1(page)).to_have_text("Your work")
         expect(_main(page)).to_contain_text(name)
         employer_list = _main(page).get_by_role("list", name="Your employers")
         if employers:
@@ -63,7 +60,7 @@ def _pa_home(name: str, employers: list[str]):
 
 def _staff_home(name: str, organisation: str, count: int, description: str):
     def check(page):
-        expect(_h1(page)).to_have_text(f"Hello {name}")
+        expect(h1(page)).to_have_text(f"Hello {name}")
         expect(_main(page)).to_contain_text(organisation)
         expect(page.locator("[data-caseload-count]")).to_have_text(str(count))
         expect(_main(page)).to_contain_text(description)
@@ -73,7 +70,7 @@ def _staff_home(name: str, organisation: str, count: int, description: str):
 
 def _admin_home(page):
     expect(page).to_have_url(re.compile(r"/admin$"))
-    expect(_h1(page)).to_have_text("Administration")
+    expect(h1(page)).to_have_text("Administration")
 
 
 @dataclass
@@ -119,14 +116,14 @@ def test_david_sees_the_level_he_was_granted_for_each_person(journey):
     page = journey.page
     journey.sign_in("david@example.org")
     journey.click(_main(page).get_by_role("link", name="Grace Okafor"))
-    expect(_h1(page)).to_have_text("Grace Okafor's direct payment")
+    expect(h1(page)).to_have_text("Grace Okafor's direct payment")
     expect(page.locator("[data-capacity]")).to_contain_text("You are managing Grace Okafor's direct payment")
     expect(page.get_by_text("You can look at this direct payment but not change anything")).to_have_count(0)
 
     journey.click(page.get_by_role("link", name="Back"))
-    expect(_h1(page)).to_have_text("People you help")
+    expect(h1(page)).to_have_text("People you help")
     journey.click(_main(page).get_by_role("link", name="Sam Okafor"))
-    expect(_h1(page)).to_have_text("Sam Okafor's direct payment")
+    expect(h1(page)).to_have_text("Sam Okafor's direct payment")
     expect(page.locator("[data-capacity]")).to_contain_text("You can view Sam Okafor's direct payment")
     expect(page.get_by_text("You can look at this direct payment but not change anything")).to_be_visible()
     journey.sign_out()
@@ -152,7 +149,7 @@ def test_a_wrong_password_shows_the_error_summary(journey):
     expect(summary.get_by_role("link", name="Enter a correct email address and password").first).to_have_attribute(
         "href", re.compile(r"^#")
     )
-    expect(_h1(page)).to_have_text("Sign in")
+    expect(h1(page)).to_have_text("Sign in")
     expect(page.get_by_label("Email address")).to_have_value("amina@example.org")
 
 
@@ -162,11 +159,11 @@ ADMIN_PAGES = ["Accounts", "Organisations", "Sign-in limits", "Audit log", "Info
 def test_admin_reaches_every_administration_page(journey):
     page = journey.page
     journey.sign_in("admin@example.org", staff=True)
-    expect(_h1(page)).to_have_text("Administration")
+    expect(h1(page)).to_have_text("Administration")
     for name in ADMIN_PAGES:
         journey.click(_main(page).get_by_role("link", name=name, exact=True))
         assert "/admin/" in page.url, page.url
-        expect(_h1(page)).to_be_visible()
+        expect(h1(page)).to_be_visible()
         journey.goto("/admin")
     journey.sign_out()
 
@@ -175,13 +172,13 @@ def test_anyone_can_read_the_information_pages(journey):
     page = journey.page
     journey.goto("/")
     journey.click(page.get_by_role("navigation", name="Menu").get_by_role("link", name="Information and advice"))
-    expect(_h1(page)).to_have_text("Information and advice")
+    expect(h1(page)).to_have_text("Information and advice")
     guide_links = _main(page).get_by_role("heading", level=2).get_by_role("link")
     guides = [(link.inner_text(), link.get_attribute("href")) for link in guide_links.all()]
     assert guides, "no guide pages listed on /information"
     for title, href in guides:
         journey.goto(href)
-        expect(_h1(page)).to_have_text(title)
+        expect(h1(page)).to_have_text(title)
         expect(page.get_by_role("link", name="Back")).to_have_attribute("href", "/information")
     journey.click(page.locator("footer").get_by_role("link", name="Accessibility statement"))
     assert page.url.endswith("/accessibility"), page.url

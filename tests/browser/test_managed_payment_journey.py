@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from portal.services.clock import london_today
 from portal.services.demo_managed_payments import invoice_pdf
-from tests.browser.conftest import _open_journey
+from tests.browser.conftest import h1, menu, success
 
 pytestmark = pytest.mark.browser
 
@@ -21,28 +21,8 @@ KIM, LEE, TOM = "kim@brightpath.example", "lee@brightpath.example", "tom@example
 PAYEE = "Sunrise Respite Breaks"
 
 
-@pytest.fixture
-def fresh_journey(browser, fresh_live_server):
-    context, journey = _open_journey(browser, fresh_live_server)
-    yield journey
-    context.close()
-    journey.assert_no_csp_violations("the journey's pages")
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
-
-
 def _main(page):
     return page.get_by_role("main")
-
-
-def _success(page):
-    return page.get_by_role("alert", name="Success")
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
 
 
 def test_kim_records_an_invoice_over_the_limit_lee_approves_it_and_tom_sees_it(fresh_journey):
@@ -52,13 +32,13 @@ def test_kim_records_an_invoice_over_the_limit_lee_approves_it_and_tom_sees_it(f
 
     # Kim finds Tom from her caseload, and his managed account from his money page.
     journey.sign_in(KIM, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Caseload"))
+    journey.click(menu(page).get_by_role("link", name="Caseload"))
     journey.click(_main(page).get_by_role("link", name=re.compile(r"Hughes, Tom|Tom Hughes")).first)
     journey.click(page.get_by_role("navigation", name="Tom Hughes's record").get_by_role("link", name="Money", exact=True))
     journey.click(page.locator("[data-managed-account-link]").get_by_role("link"))
-    expect(_h1(page)).to_have_text("Managed account")
+    expect(h1(page)).to_have_text("Managed account")
     journey.click(page.get_by_role("link", name="Pay an invoice"))
-    expect(_h1(page)).to_have_text("Pay an invoice")
+    expect(h1(page)).to_have_text("Pay an invoice")
 
     # Nothing filled in: the error summary says what is missing.
     journey.click(page.get_by_role("button", name="Record invoice"))
@@ -79,7 +59,7 @@ def test_kim_records_an_invoice_over_the_limit_lee_approves_it_and_tom_sees_it(f
     page.get_by_label("Upload the invoice").set_input_files(files=[{
         "name": "SRB-77.pdf", "mimeType": "application/pdf", "buffer": invoice_pdf(PAYEE, "SRB-77", london_today(), 104_000)}])
     journey.click(page.get_by_role("button", name="Record invoice"))
-    expect(_success(page)).to_contain_text(f"Payment of £1,040.00 to {PAYEE} recorded. It is over the limit of £1,000.00")
+    expect(success(page)).to_contain_text(f"Payment of £1,040.00 to {PAYEE} recorded. It is over the limit of £1,000.00")
     expect(page.locator("[data-status]")).to_have_text("Waiting for approval")
     expect(page.locator("[data-own-recording]")).to_contain_text("another member of staff must approve it")
     expect(page.locator("form[data-approve-form]")).to_have_count(0)
@@ -88,14 +68,14 @@ def test_kim_records_an_invoice_over_the_limit_lee_approves_it_and_tom_sees_it(f
 
     # Lee has it in his work queue and approves it.
     journey.sign_in(LEE, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Work"))
+    journey.click(menu(page).get_by_role("link", name="Work"))
     row = page.locator("table[data-kind='payments-approval'] tr[data-item]").filter(has_text=PAYEE)
     expect(row).to_have_count(1)
     journey.click(row.get_by_role("link", name=re.compile("^Check and approve")))
-    expect(_h1(page)).to_have_text(f"Invoice to {PAYEE}")
+    expect(h1(page)).to_have_text(f"Invoice to {PAYEE}")
     expect(page.locator("[data-payment-details]")).to_contain_text("Kim")
     journey.click(page.get_by_role("button", name="Approve and pay"))
-    expect(_success(page)).to_contain_text(f"Payment approved: £1,040.00 was paid to {PAYEE} from Tom Hughes's account")
+    expect(success(page)).to_contain_text(f"Payment approved: £1,040.00 was paid to {PAYEE} from Tom Hughes's account")
     expect(page.locator("[data-status]")).to_have_text("Paid")
     expect(page.locator("[data-history]")).to_contain_text("Approved by Lee")
     journey.click(page.get_by_role("link", name="Back to the managed account"))
@@ -110,7 +90,7 @@ def test_kim_records_an_invoice_over_the_limit_lee_approves_it_and_tom_sees_it(f
     expect(payments).to_contain_text(PAYEE)
     expect(payments.locator("tr").filter(has_text=PAYEE)).to_contain_text("Paid")
     journey.click(payments.get_by_role("link", name=PAYEE))
-    expect(_h1(page)).to_have_text(f"Invoice to {PAYEE}")
+    expect(h1(page)).to_have_text(f"Invoice to {PAYEE}")
     expect(page.locator("[data-payment-details]")).to_contain_text("£1,040.00")
     expect(page.locator("form[data-approve-form], form[data-cancel-form]")).to_have_count(0)
     journey.click(page.get_by_role("link", name="Back to the managed account"))

@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from portal import create_app
 from portal.extensions import db
 from portal.services.clock import london_today
-from tests.browser.conftest import LiveServer, _open_journey
+from tests.browser.conftest import LiveServer, h1, journey_on, menu, success
 
 pytestmark = pytest.mark.browser
 
@@ -72,26 +72,11 @@ def server_before_payroll(databases, monkeypatch):
 
 @pytest.fixture
 def fresh_journey(browser, server_before_payroll):
-    context, journey = _open_journey(browser, server_before_payroll)
-    yield journey
-    context.close()
-    journey.assert_no_csp_violations("the journey's pages")
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
+    yield from journey_on(browser, server_before_payroll)
 
 
 def _main(page):
     return page.get_by_role("main")
-
-
-def _success(page):
-    return page.get_by_role("alert", name="Success")
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
 
 
 def pounds(pence: int) -> str:
@@ -159,10 +144,10 @@ def test_kim_runs_payroll_lee_approves_sophie_downloads_her_payslip_and_amina_se
 
     # Kim builds the fortnight's run from the pay runs page.
     journey.sign_in(KIM, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Payroll"))
-    expect(_h1(page)).to_have_text("Timesheets this period")
+    journey.click(menu(page).get_by_role("link", name="Payroll"))
+    expect(h1(page)).to_have_text("Timesheets this period")
     journey.click(page.locator("[data-pay-runs-link]"))
-    expect(_h1(page)).to_have_text("Pay runs")
+    expect(h1(page)).to_have_text("Pay runs")
     expect(page.locator("[data-none]")).to_have_text("No pay runs yet.")
 
     # Nothing chosen: the error summary says what is missing.
@@ -172,9 +157,9 @@ def test_kim_runs_payroll_lee_approves_sophie_downloads_her_payslip_and_amina_se
 
     page.get_by_label("Pay period").select_option(f"fortnightly:{period.start.isoformat()}")
     journey.click(page.get_by_role("button", name="Build draft pay run"))
-    expect(_success(page)).to_contain_text("Draft pay run built:")
-    expect(_success(page)).to_contain_text("Another member of staff must now check and approve it.")
-    expect(_h1(page)).to_have_text("Fortnightly pay run")
+    expect(success(page)).to_contain_text("Draft pay run built:")
+    expect(success(page)).to_contain_text("Another member of staff must now check and approve it.")
+    expect(h1(page)).to_have_text("Fortnightly pay run")
     expect(page.locator("[data-status]")).to_have_text("Draft")
     run_url = page.url
     row = page.locator("[data-payslips] tbody tr").filter(has_text="Sophie Clarke")
@@ -199,7 +184,7 @@ def test_kim_runs_payroll_lee_approves_sophie_downloads_her_payslip_and_amina_se
 
     # Lee is told, opens the run from his messages and approves it.
     journey.sign_in(LEE, staff=True)
-    journey.click(_menu(page).get_by_role("link", name=re.compile(r"^Messages")))
+    journey.click(menu(page).get_by_role("link", name=re.compile(r"^Messages")))
     note = page.locator("[data-notifications] li").filter(has_text="Kim Bell built the fortnightly pay run")
     expect(note).to_have_count(1)
     journey.click(note.get_by_role("link", name=re.compile("^View")))
@@ -207,7 +192,7 @@ def test_kim_runs_payroll_lee_approves_sophie_downloads_her_payslip_and_amina_se
     expect(page.locator("[data-employer-costs] tbody tr").filter(has_text="Amina Patel").locator("td").nth(1)).to_have_text(
         pounds(net))
     journey.click(page.get_by_role("button", name="Approve pay run"))
-    expect(_success(page)).to_contain_text("Pay run approved and locked.")
+    expect(success(page)).to_contain_text("Pay run approved and locked.")
     expect(page.locator("[data-status]")).to_have_text("Approved and locked")
     expect(page.locator("[data-run-details]")).to_contain_text("Lee")
     expect(page.get_by_role("button", name="Approve pay run")).to_have_count(0)
@@ -216,12 +201,12 @@ def test_kim_runs_payroll_lee_approves_sophie_downloads_her_payslip_and_amina_se
     # Sophie finds the payslip from Amina and downloads it.
     journey.sign_in(SOPHIE)
     journey.click(page.locator("[data-payslips-link]"))
-    expect(_h1(page)).to_have_text("Your payslips")
+    expect(h1(page)).to_have_text("Your payslips")
     slip = page.locator("[data-payslip-table] tbody tr").filter(has_text="Amina Patel")
     expect(slip).to_have_count(1)
     expect(slip.locator("[data-net]")).to_have_text(pounds(net))
     journey.click(slip.get_by_role("link", name=re.compile(r"^View")))
-    expect(_h1(page)).to_have_text(re.compile(r"^Payslip, paid "))
+    expect(h1(page)).to_have_text(re.compile(r"^Payslip, paid "))
     href = page.locator("[data-pdf-link]").get_attribute("href")
     response = page.request.get(journey.server.url(href))
     assert response.status == 200

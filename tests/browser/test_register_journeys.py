@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.services.clock import london_today
-from tests.browser.conftest import _open_journey
+from tests.browser.conftest import h1, menu, success
 
 pytestmark = pytest.mark.browser
 
@@ -36,32 +36,11 @@ GRACES_VACANCY = "Morning support for my mother in NF4"
 NF_SEARCH = "/find-a-pa?districts=NF3+NF4+NF5&slots=tue-morning&slots=thu-morning&experience=dementia"
 
 
-@pytest.fixture
-def fresh_journey(browser, fresh_live_server):
-    """A journey on a server and database of its own, for journeys that change what others would see."""
-    context, journey = _open_journey(browser, fresh_live_server)
-    yield journey
-    context.close()
-    journey.assert_no_csp_violations("the journey's pages")
-
-
 # Helpers ------------------------------------------------------------------------------------------
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
 
 
 def _main(page):
     return page.get_by_role("main")
-
-
-def _success(page):
-    return page.get_by_role("alert", name="Success")
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
 
 
 def _long(day) -> str:
@@ -138,10 +117,10 @@ def test_david_finds_jay_for_grace_sends_a_request_jay_accepts_and_david_sees_ja
 
     # David opens Find a PA: it already lists PAs for Grace's district, NF4.
     journey.sign_in(DAVID)
-    expect(_h1(page)).to_have_text("People you help")
+    expect(h1(page)).to_have_text("People you help")
     grace = _graces_id(journey)
-    journey.click(_menu(page).get_by_role("link", name="Find a PA"))
-    expect(_h1(page)).to_have_text("Find a personal assistant")
+    journey.click(menu(page).get_by_role("link", name="Find a PA"))
+    expect(h1(page)).to_have_text("Find a personal assistant")
     expect(page.locator("[data-searching-for]")).to_have_text("Searching for Grace Okafor")
     expect(page.get_by_label("Who are you looking for a PA for?")).to_have_value(str(grace))
     expect(page.get_by_label("Postcode districts")).to_have_value("NF4")
@@ -164,7 +143,7 @@ def test_david_finds_jay_for_grace_sends_a_request_jay_accepts_and_david_sees_ja
 
     # Jay's profile: first name and initial, no phone number or surname.
     journey.click(jay.get_by_role("link", name="Jay S.", exact=True))
-    expect(_h1(page)).to_have_text("Jay S.")
+    expect(h1(page)).to_have_text("Jay S.")
     expect(page.locator(".govuk-caption-l")).to_have_text("Personal assistant, for Grace Okafor")
     expect(page.locator("[data-summary]")).to_contain_text("NF3, NF4, NF5")
     expect(page.locator("[data-about]")).to_contain_text("I looked after my grandfather, who had dementia")
@@ -175,15 +154,15 @@ def test_david_finds_jay_for_grace_sends_a_request_jay_accepts_and_david_sees_ja
 
     # He sends a contact request for Grace.
     journey.click(_main(page).get_by_role("button", name="Contact Jay", exact=True))
-    expect(_h1(page)).to_have_text("Contact Jay S.")
+    expect(h1(page)).to_have_text("Contact Jay S.")
     expect(page.locator("[data-contact-for]")).to_have_text("For Grace Okafor")
     expect(_main(page)).to_contain_text("the area, NF4")
     expect(_main(page)).to_contain_text("(yours, not Grace's)")
     page.get_by_label("Your message").fill(message)
     journey.click(page.get_by_role("button", name="Send request"))
-    expect(_success(page)).to_contain_text(re.compile(
+    expect(success(page)).to_contain_text(re.compile(
         r"Your request has been sent to Jay S\. You will see their phone number and email address if they accept\."))
-    expect(_h1(page)).to_have_text("Request to Jay S.")
+    expect(h1(page)).to_have_text("Request to Jay S.")
     contact_path = urlsplit(page.url).path
     assert re.fullmatch(r"/register/contacts/\d+", contact_path), page.url
     expect(page.locator("[data-status]")).to_have_text("Waiting")
@@ -199,7 +178,7 @@ def test_david_finds_jay_for_grace_sends_a_request_jay_accepts_and_david_sees_ja
     waiting = page.locator("[data-waiting-contacts]")
     expect(waiting).to_contain_text("Contact requests waiting for you: 2")  # David's, and Kim's for Sam from the demo
     journey.click(waiting.get_by_role("link"))
-    expect(_h1(page)).to_have_text("Contact requests")
+    expect(h1(page)).to_have_text("Contact requests")
     row = page.locator(f"[data-contacts] tbody tr[data-contact='{contact_path.rsplit('/', 1)[1]}']")
     expect(row).to_contain_text("David")
     expect(row).to_contain_text("NF4")
@@ -207,7 +186,7 @@ def test_david_finds_jay_for_grace_sends_a_request_jay_accepts_and_david_sees_ja
     expect(page.locator("[data-contacts]")).not_to_contain_text("Okafor")
     journey.click(row.get_by_role("link", name=re.compile(r"^Open")))
     assert urlsplit(page.url).path == contact_path
-    expect(_h1(page)).to_have_text("Request from David")
+    expect(h1(page)).to_have_text("Request from David")
     request = page.locator("[data-request]")
     expect(request).to_contain_text("David")
     expect(request).to_contain_text("NF4")
@@ -217,7 +196,7 @@ def test_david_finds_jay_for_grace_sends_a_request_jay_accepts_and_david_sees_ja
     expect(_main(page)).not_to_contain_text(DAVIDS_PHONE)
     expect(_main(page)).not_to_contain_text(DAVID)
     journey.click(page.get_by_role("button", name="Accept"))
-    expect(_success(page)).to_contain_text("You accepted. You can now see David Okafor's phone number and email address, "
+    expect(success(page)).to_contain_text("You accepted. You can now see David Okafor's phone number and email address, "
                                            "and they can see yours.")
     expect(page.locator("[data-status]")).to_have_text("Accepted")
     details = page.locator("[data-details]")
@@ -229,14 +208,14 @@ def test_david_finds_jay_for_grace_sends_a_request_jay_accepts_and_david_sees_ja
 
     # David is told, and now sees Jay's full name and phone number.
     journey.sign_in(DAVID)
-    messages = _menu(page).get_by_role("link", name=re.compile(r"^Messages"))
+    messages = menu(page).get_by_role("link", name=re.compile(r"^Messages"))
     journey.click(messages)
-    expect(_h1(page)).to_have_text("Notifications")
+    expect(h1(page)).to_have_text("Notifications")
     news = page.locator("[data-notifications] > li").filter(has_text="Jay S. accepted your contact request.")
     expect(news).to_have_count(1)
     journey.click(news.get_by_role("link", name=re.compile(r"^View")))
     assert urlsplit(page.url).path == contact_path
-    expect(_h1(page)).to_have_text("Request to Jay S.")
+    expect(h1(page)).to_have_text("Request to Jay S.")
     expect(page.locator("[data-status]")).to_have_text("Accepted")
     details = page.locator("[data-details]")
     expect(details).to_contain_text("Jay Singh")
@@ -248,7 +227,7 @@ def test_without_javascript_david_searches_with_the_get_form_and_finds_jay(journ
     journey = journey_without_js
     page = journey.page
     journey.sign_in(DAVID)
-    journey.click(_menu(page).get_by_role("link", name="Find a PA"))
+    journey.click(menu(page).get_by_role("link", name="Find a PA"))
     expect(page.get_by_label("Postcode districts")).to_have_value("NF4")
     _search_nf_for_tuesday_and_thursday_mornings_with_dementia(page)
     journey.click(page.locator("[data-search-form]").get_by_role("button", name="Search"))  # a real page load
@@ -263,10 +242,10 @@ def test_without_javascript_david_searches_with_the_get_form_and_finds_jay(journ
     journey.goto(f"{bookmark.path}?{bookmark.query}")
     jay = _expect_jay_found_with_reasons(page)
     journey.click(jay.get_by_role("link", name="Jay S.", exact=True))
-    expect(_h1(page)).to_have_text("Jay S.")
+    expect(h1(page)).to_have_text("Jay S.")
     expect(_main(page)).not_to_contain_text(JAYS_PHONE)
     journey.click(_main(page).get_by_role("button", name="Contact Jay", exact=True))
-    expect(_h1(page)).to_have_text("Contact Jay S.")
+    expect(h1(page)).to_have_text("Contact Jay S.")
 
 
 # (2) Jay's register: hide and list again; vacancies show Grace by first name and district --------------
@@ -275,11 +254,11 @@ def test_without_javascript_david_searches_with_the_get_form_and_finds_jay(journ
 def test_jay_hides_and_lists_his_profile_and_browses_vacancies_without_surnames(journey):
     page = journey.page
     journey.sign_in(JAY)
-    expect(_h1(page)).to_have_text("Your work")
+    expect(h1(page)).to_have_text("Your work")
     expect(page.locator("[data-profile-state]")).to_contain_text("Listed")
 
-    journey.click(_menu(page).get_by_role("link", name="Your profile"))
-    expect(_h1(page)).to_have_text("Your register profile")
+    journey.click(menu(page).get_by_role("link", name="Your profile"))
+    expect(h1(page)).to_have_text("Your register profile")
     listing = page.locator("[data-listing]")
     expect(listing).to_contain_text("Listed")
     expect(listing).to_contain_text("They see Jay S., never your full name or contact details")
@@ -287,12 +266,12 @@ def test_jay_hides_and_lists_his_profile_and_browses_vacancies_without_surnames(
     expect(page.locator("[data-summary]")).to_contain_text("Jay S.")
 
     journey.click(listing.get_by_role("button", name="Hide my profile now"))
-    expect(_success(page)).to_contain_text("Your profile is hidden. Nobody looking for a PA can see it until you list it again.")
+    expect(success(page)).to_contain_text("Your profile is hidden. Nobody looking for a PA can see it until you list it again.")
     expect(listing).to_contain_text("Hidden")
     expect(listing).to_contain_text("Nobody else can see your profile.")
     expect(listing.get_by_role("button", name="Hide my profile now")).to_have_count(0)
     # The home page says so too.
-    journey.click(_menu(page).get_by_role("link", name="Home"))
+    journey.click(menu(page).get_by_role("link", name="Home"))
     expect(page.locator("[data-profile-state]")).to_contain_text("Hidden")
     journey.sign_out()
 
@@ -303,19 +282,19 @@ def test_jay_hides_and_lists_his_profile_and_browses_vacancies_without_surnames(
     expect(_jays_result(page)).to_have_count(0)
     page.goto(journey.server.url(f"/find-a-pa/{_jays_profile_id(journey.server.app)}"))
     journey.check()
-    expect(_h1(page)).to_have_text("Page not found")
+    expect(h1(page)).to_have_text("Page not found")
     journey.sign_out()
 
     journey.sign_in(JAY)
-    journey.click(_menu(page).get_by_role("link", name="Your profile"))
+    journey.click(menu(page).get_by_role("link", name="Your profile"))
     journey.click(listing.get_by_role("button", name="List my profile"))
-    expect(_success(page)).to_contain_text("Your profile is listed. People looking for a PA can find it now.")
+    expect(success(page)).to_contain_text("Your profile is listed. People looking for a PA can find it now.")
     expect(listing).to_contain_text("Listed")
     expect(listing.get_by_role("button", name="Hide my profile now")).to_be_visible()
 
     # Vacancies in his districts: Grace's, shown with her first name and district only.
-    journey.click(_menu(page).get_by_role("link", name="Vacancies"))
-    expect(_h1(page)).to_have_text("Vacancies")
+    journey.click(menu(page).get_by_role("link", name="Vacancies"))
+    expect(h1(page)).to_have_text("Vacancies")
     expect(page.get_by_label("Postcode districts")).to_have_value("NF3 NF4 NF5")
     item = page.locator("[data-results] > li").filter(has=page.get_by_role("link", name=GRACES_VACANCY))
     expect(item).to_have_count(1)
@@ -324,7 +303,7 @@ def test_jay_hides_and_lists_his_profile_and_browses_vacancies_without_surnames(
     expect(_main(page)).not_to_contain_text("Okafor")
 
     journey.click(item.get_by_role("link", name=GRACES_VACANCY))
-    expect(_h1(page)).to_have_text(GRACES_VACANCY)
+    expect(h1(page)).to_have_text(GRACES_VACANCY)
     expect(page.locator("[data-who]")).to_have_text("Grace, NF4")
     expect(page.locator("[data-interested]")).to_be_visible()  # his interest from the demo
     expect(_main(page)).not_to_contain_text("Okafor")
@@ -339,16 +318,16 @@ def test_david_posts_a_vacancy_for_grace_with_the_times_grid_and_sees_best_match
     page = journey.page
     today = london_today()
     journey.sign_in(DAVID)
-    expect(_h1(page)).to_have_text("People you help")
+    expect(h1(page)).to_have_text("People you help")
     grace = _graces_id(journey)
 
     journey.click(_main(page).get_by_role("link", name="Grace Okafor"))
     journey.click(page.get_by_role("navigation", name="Grace Okafor's record").get_by_role("link", name="Vacancies"))
-    expect(_h1(page)).to_have_text("Vacancies")
+    expect(h1(page)).to_have_text("Vacancies")
     assert urlsplit(page.url).path == f"/people/{grace}/vacancies"
     expect(page.locator("[data-vacancies]")).to_contain_text(GRACES_VACANCY)
     journey.click(_main(page).get_by_role("button", name="Post a vacancy"))  # a link styled as a button
-    expect(_h1(page)).to_have_text("Post a vacancy")
+    expect(h1(page)).to_have_text("Post a vacancy")
     assert urlsplit(page.url).path == f"/people/{grace}/vacancies/new"
     expect(page.get_by_label("Postcode district")).to_have_value("NF4")  # Grace's own, to begin with
 
@@ -387,8 +366,8 @@ def test_david_posts_a_vacancy_for_grace_with_the_times_grid_and_sees_best_match
     page.get_by_label("Description (optional)").fill("Grace loves music <b>and</b> her garden.")
     journey.click(page.get_by_role("button", name="Post the vacancy"))
 
-    expect(_success(page)).to_contain_text(f"The vacancy ‘{title}’ has been posted. PAs who cover NF4 can now see it")
-    expect(_h1(page)).to_have_text(title)
+    expect(success(page)).to_contain_text(f"The vacancy ‘{title}’ has been posted. PAs who cover NF4 can now see it")
+    expect(h1(page)).to_have_text(title)
     assert re.fullmatch(rf"/people/{grace}/vacancies/\d+", urlsplit(page.url).path), page.url
     details = page.locator("[data-details]")
     expect(details).to_contain_text("NF4")
@@ -423,16 +402,16 @@ def test_omar_verifies_jays_dbs_and_jays_profile_shows_harbour(fresh_journey):
     today = london_today()
 
     journey.sign_in(JAY)
-    journey.click(_menu(page).get_by_role("link", name="Your profile"))
+    journey.click(menu(page).get_by_role("link", name="Your profile"))
     dbs = page.locator("[data-checks] tr[data-check=dbs]")
     expect(dbs).to_contain_text("Waiting for Harbour DPSS to verify it")
     expect(page.locator("[data-verified-by]")).to_have_text("No support service has verified your checks yet.")
     journey.sign_out()
 
     journey.sign_in(OMAR, staff=True)
-    expect(_h1(page)).to_have_text("Hello Omar Farah")
+    expect(h1(page)).to_have_text("Hello Omar Farah")
     journey.click(_main(page).get_by_role("link", name=re.compile(r"^Checks to verify \(\d+\)$")))
-    expect(_h1(page)).to_have_text("Checks to verify")
+    expect(h1(page)).to_have_text("Checks to verify")
     waiting = page.locator("[data-waiting] tbody tr").filter(has=page.get_by_role("link", name="Jay Singh"))
     expect(waiting).to_have_count(1)
     expect(waiting).to_contain_text("DBS")
@@ -448,15 +427,15 @@ def test_omar_verifies_jays_dbs_and_jays_profile_shows_harbour(fresh_journey):
     page.get_by_role("group", name="Have you seen the check and confirmed it is genuine?").get_by_label(
         "Yes, verify it").check()
     journey.click(page.get_by_role("button", name="Send answer"))
-    expect(_success(page)).to_contain_text("Jay Singh's DBS check (enhanced) is verified by Harbour DPSS.")
-    expect(_h1(page)).to_have_text("Checks to verify")
+    expect(success(page)).to_contain_text("Jay Singh's DBS check (enhanced) is verified by Harbour DPSS.")
+    expect(h1(page)).to_have_text("Checks to verify")
     expect(page.locator("[data-waiting] tbody tr").filter(has_text="Jay Singh")).to_have_count(0)
     answered = page.locator("[data-answered] tbody tr").filter(has=page.get_by_role("link", name="Jay Singh"))
     expect(answered.first).to_contain_text("Verified")
     journey.sign_out()
 
     journey.sign_in(JAY)
-    journey.click(_menu(page).get_by_role("link", name="Your profile"))
+    journey.click(menu(page).get_by_role("link", name="Your profile"))
     expect(dbs).to_contain_text("Verified")
     expect(dbs.locator("[data-check-words]")).to_contain_text(f"Verified by Harbour DPSS on {_long(today)}")
     expect(page.locator("[data-verified-by]")).to_have_text("Harbour DPSS")
@@ -481,10 +460,10 @@ def test_omar_verifies_jays_dbs_and_jays_profile_shows_harbour(fresh_journey):
 def test_rachel_reads_northfields_register_counts(journey):
     page = journey.page
     journey.sign_in(RACHEL, staff=True)
-    expect(_h1(page)).to_have_text("Hello Rachel Moss")
+    expect(h1(page)).to_have_text("Hello Rachel Moss")
     journey.click(_main(page).get_by_role("link", name="PAs on the register and vacancies in your districts"))
     assert urlsplit(page.url).path == "/register/council"
-    expect(_h1(page)).to_have_text("PAs on the register")
+    expect(h1(page)).to_have_text("PAs on the register")
     expect(page.locator(".govuk-caption-l")).to_have_text("Northfield City Council")
     listed = int(page.locator("[data-figure=listed]").inner_text().replace(",", ""))
     assert listed >= 2, listed  # Sophie and Jay at least, with the generated PAs in NF districts

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.services.clock import london_today
+from tests.browser.conftest import h1
 
 pytestmark = pytest.mark.browser
 
@@ -31,10 +32,6 @@ def live_server(fresh_live_server):
 
 
 # Helpers ------------------------------------------------------------------------------------------
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
 
 
 def _pence(text: str) -> int:
@@ -107,17 +104,17 @@ def _add_shift_in_place(journey, day: date, start: str, finish: str, **options):
 def _open_this_periods_timesheet(journey):
     page = journey.page
     journey.click(page.get_by_role("navigation", name="Menu").get_by_role("link", name="Timesheets"))
-    expect(_h1(page)).to_have_text("Your timesheets")
+    expect(h1(page)).to_have_text("Your timesheets")
     card = page.locator(".govuk-summary-card").filter(has=page.get_by_role("heading", name="Amina Patel"))
     journey.click(card.get_by_role("link", name=re.compile(r"^Open this period's timesheet")))
-    expect(_h1(page)).to_have_text(re.compile(r"^Timesheet for "))
+    expect(h1(page)).to_have_text(re.compile(r"^Timesheet for "))
 
 
 def _amina_opens_sophies_timesheet(journey):
     page = journey.page
     journey.sign_in(AMINA)
     journey.click(page.get_by_role("main").get_by_role("link", name="Timesheets", exact=True))
-    expect(_h1(page)).to_have_text("Timesheets")
+    expect(h1(page)).to_have_text("Timesheets")
     table = page.locator("table").filter(has=page.locator("caption", has_text="Waiting for your approval"))
     expect(table.locator("caption")).to_have_text("Waiting for your approval (1)")
     row = table.locator("tbody tr").filter(has_text="Sophie Clarke")
@@ -183,7 +180,7 @@ def test_sophies_night_shift_is_sent_back_corrected_approved_and_reaches_payroll
     assert page.url == timesheet_url
     expect(page.get_by_role("button", name="Add shift")).to_have_count(0)
     journey.click(page.get_by_role("link", name="Send it back to change"))
-    expect(_h1(page)).to_have_text("Send the timesheet back")
+    expect(h1(page)).to_have_text("Send the timesheet back")
     reason = f"The night shift on {night:%A} {night.day} {night:%B} finished at 07:00, not 06:00."
     page.get_by_label("What needs to change?").fill(reason)
     journey.click(page.get_by_role("button", name="Send back"))
@@ -220,7 +217,7 @@ def test_sophies_night_shift_is_sent_back_corrected_approved_and_reaches_payroll
     expect(_status(page)).to_have_text("Approved")
     expect(page.get_by_role("button", name="Add shift")).to_have_count(0)
     journey.click(page.get_by_role("button", name="Correct this timesheet"))
-    expect(_h1(page)).to_have_text(re.compile(r"\(correction\)$"))
+    expect(h1(page)).to_have_text(re.compile(r"\(correction\)$"))
     expect(page.get_by_text("This is a correction of the approved timesheet.")).to_be_visible()
     assert page.url != timesheet_url
     journey.click(_night_row(page, "07:00").get_by_role("button", name=re.compile(r"^Remove")))
@@ -234,7 +231,7 @@ def test_sophies_night_shift_is_sent_back_corrected_approved_and_reaches_payroll
 
     # Amina approves the correction, seeing what it changes.
     _amina_opens_sophies_timesheet(journey)
-    expect(_h1(page)).to_have_text(re.compile(r"\(correction\)$"))
+    expect(h1(page)).to_have_text(re.compile(r"\(correction\)$"))
     changes = page.locator("[data-changes]")
     expect(changes).to_be_visible()
     expect(changes).to_contain_text("22:00")
@@ -248,7 +245,7 @@ def test_sophies_night_shift_is_sent_back_corrected_approved_and_reaches_payroll
     if probe.status == 404:
         pytest.skip("the DPSS payroll page /payroll/timesheets (payroll.this_period) is not in this build yet")
     journey.click(page.get_by_role("navigation", name="Menu").get_by_role("link", name="Payroll"))
-    expect(_h1(page)).to_have_text("Timesheets this period")
+    expect(h1(page)).to_have_text("Timesheets this period")
     row = page.locator("[data-timesheets] tbody tr").filter(has_text="Sophie Clarke").filter(has_text="Amina Patel")
     expect(row).to_have_count(1)
     expect(row).to_have_attribute("data-status", "approved")

@@ -12,18 +12,11 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from tests.browser.conftest import h1, menu
 
 pytestmark = pytest.mark.browser
 
 KIM, LEE, RACHEL = "kim@brightpath.example", "lee@brightpath.example", "rachel@northfield.example"
-
-
-def _h1(page):
-    return page.get_by_role("heading", level=1)
-
-
-def _menu(page):
-    return page.get_by_role("navigation", name="Menu")
 
 
 def _number(text: str) -> int:
@@ -33,8 +26,8 @@ def _number(text: str) -> int:
 def test_kim_reads_her_counts_follows_an_item_to_where_it_is_resolved_and_comes_back(journey):
     page = journey.page
     journey.sign_in(KIM, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Work"))
-    expect(_h1(page)).to_have_text("Your work")
+    journey.click(menu(page).get_by_role("link", name="Work"))
+    expect(h1(page)).to_have_text("Your work")
     counts = page.locator("table[data-counts]")
     expect(counts.get_by_role("columnheader", name="Kind of work")).to_be_visible()
     # Every kind with work links to its list on the page, and the list's heading gives the same number.
@@ -57,7 +50,7 @@ def test_kim_reads_her_counts_follows_an_item_to_where_it_is_resolved_and_comes_
     journey.click(action)
     assert page.url.endswith(href)
     if slug == "receipts-missing":
-        expect(_h1(page)).to_have_text("Transactions")
+        expect(h1(page)).to_have_text("Transactions")
         assert "needs=receipt" in page.url
     expect(page.get_by_role("main")).to_contain_text(person)
 
@@ -65,27 +58,27 @@ def test_kim_reads_her_counts_follows_an_item_to_where_it_is_resolved_and_comes_
     with page.expect_navigation():
         page.go_back()
     journey.check()
-    expect(_h1(page)).to_have_text("Your work")
+    expect(h1(page)).to_have_text("Your work")
     expect(page.locator(f"td[data-count='{slug}']")).to_have_text(re.compile(rf"^{waiting[slug]}\b"))
 
 
 def test_lee_narrows_the_queue_to_one_caseworker_and_widens_it_again(journey):
     page = journey.page
     journey.sign_in(LEE, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Work"))
-    expect(_h1(page)).to_have_text("Work")
+    journey.click(menu(page).get_by_role("link", name="Work"))
+    expect(h1(page)).to_have_text("Work")
     expect(page.locator("[data-subject]")).to_have_text("Every case at Brightpath Support")
     everyone = _number(page.locator("table[data-counts] caption").inner_text())
 
     journey.click(page.get_by_role("link", name="Work across Brightpath Support"))
-    expect(_h1(page)).to_have_text("Work across Brightpath Support")
+    expect(h1(page)).to_have_text("Work across Brightpath Support")
     kim_row = page.locator("table[data-caseworkers] tr", has=page.get_by_role("link", name="Kim Bell"))
     kims_items = _number(kim_row.locator("td[data-total]").inner_text())
     assert _number(kim_row.locator("td[data-cases]").inner_text()) == 3  # Amina, Tom and Sam
 
     # One caseworker's queue: only Kim's cases, the same number of things as the organisation page says.
     journey.click(kim_row.get_by_role("link", name="Kim Bell"))
-    expect(_h1(page)).to_have_text("Work")
+    expect(h1(page)).to_have_text("Work")
     expect(page.locator("[data-subject]")).to_have_text("Kim Bell's cases")
     assert re.search(r"/work\?caseworker=\d+$", page.url)
     assert _number(page.locator("table[data-counts] caption").inner_text()) == kims_items <= everyone
@@ -102,8 +95,8 @@ def test_lee_narrows_the_queue_to_one_caseworker_and_widens_it_again(journey):
 def test_rachel_downloads_a_table_and_the_pdf_and_follows_a_tables_links(journey):
     page = journey.page
     journey.sign_in(RACHEL, staff=True)
-    journey.click(_menu(page).get_by_role("link", name="Dashboard"))
-    expect(_h1(page)).to_have_text("Dashboard")
+    journey.click(menu(page).get_by_role("link", name="Dashboard"))
+    expect(h1(page)).to_have_text("Dashboard")
     expect(page.locator(".govuk-caption-l")).to_have_text("Northfield City Council")
     spend = page.locator("[data-figure='spend']").inner_text()
     assert spend.startswith("£")
@@ -129,7 +122,7 @@ def test_rachel_downloads_a_table_and_the_pdf_and_follows_a_tables_links(journey
     assert response.ok and response.headers["content-type"] == "application/pdf"
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-disposition"] == f'attachment; filename="{download.suggested_filename}"'
-    expect(_h1(page)).to_have_text("Dashboard")  # a download leaves the page where it was
+    expect(h1(page)).to_have_text("Dashboard")  # a download leaves the page where it was
 
     # A table from the contents, then the link under the PA register's table to its detail.
     page.get_by_role("navigation", name="Tables on this page").get_by_role("link", name="Open work by support service").click()
@@ -139,5 +132,5 @@ def test_rachel_downloads_a_table_and_the_pdf_and_follows_a_tables_links(journey
     expect(work.get_by_role("rowheader", name="Brightpath Support")).to_be_visible()
     expect(work.get_by_role("rowheader", name="Harbour DPSS")).to_be_visible()
     journey.click(page.get_by_role("link", name="See the PA register counts in detail"))
-    expect(_h1(page)).to_have_text("PAs on the register")
+    expect(h1(page)).to_have_text("PAs on the register")
     journey.click(page.get_by_role("link", name="Back to home"))
