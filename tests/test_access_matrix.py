@@ -313,6 +313,8 @@ GET  /people/{sam}/managed-account/{sam_paid_payment}/invoice               >/si
 GET  /people/{tom}/managed-account/new/invoice                              >/sign-in  403  403  403  403  403  403  403  200  200  404  403  403
 POST /people/{tom}/managed-account/new/invoice                              >/sign-in  403  403  403  403  403  403  403  200  200  404  403  403
 GET  /people/{tom}/managed-account/new/wages                                >/sign-in  403  403  403  403  403  403  403  200  200  404  403  403
+GET  /people/{tom}/managed-account/new/pay-run                              >/sign-in  403  403  403  403  403  403  403  200  200  404  403  403
+POST /people/{tom}/managed-account/new/pay-run                              >/sign-in  403  403  403  403  403  403  403  200  200  404  403  403
 GET  /people/{amina}/managed-account/new/other                              >/sign-in  403  403  403  403  403  403  403  404  404  404  403  403
 GET  /people/{tom}/managed-account/contributions/new                        >/sign-in  403  403  403  403  403  403  403  200  200  404  403  403
 POST /people/{tom}/managed-account/contributions/new                        >/sign-in  403  403  403  403  403  403  403  200  200  404  403  403

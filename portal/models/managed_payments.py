@@ -4,7 +4,8 @@ A payment is recorded by one member of the DPSS's staff. At or under the organis
 it is paid (posted to the ledger) at once; above it, a second member of staff approves it first. Each
 payment posts at most one ledger entry (payment_key ``managed-payment:<id>``). PA wages name the
 approved timesheets they pay; an invoice carries its file (stored outside static/, as receipts are)
-and is money owed (an expected item) until it is paid.
+and is money owed (an expected item) until it is paid; a payment from a pay run names the pay run's
+expected item it pays (a PA's net pay, HMRC, the pension scheme), which it settles when it is paid.
 """
 
 import enum
@@ -23,6 +24,7 @@ class ManagedPaymentKind(enum.StrEnum):
     WAGES = "PA wages"
     INVOICE = "invoice"
     OTHER = "other"
+    PAY_RUN = "pay run"  # one of a pay run's expected items: a PA's net pay, HMRC's due or the pension's
 
 
 class ManagedPaymentStatus(enum.StrEnum):
@@ -83,10 +85,24 @@ class ManagedPayment(db.Model):
     paid_on: Mapped[date | None] = mapped_column(Date)  # the ledger entry's date
     # Optimistic locking: every change is made against the version the page was drawn from.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # A payment from a pay run: the pay run's expected item it pays (kept after a cancellation), and the
+    # same item again while the payment is live (recorded, approved or paid), emptied when it is cancelled.
+    # Unique, so one item is paid by one live payment at most, even when two members of staff record at
+    # once (NULLs never clash, on SQLite as on PostgreSQL).
+    expected_item_id: Mapped[int | None] = mapped_column(ForeignKey("expected_items.id"), index=True)
+    live_item_id: Mapped[int | None] = mapped_column(Integer, unique=True)
 
     account: Mapped[DPAccount] = relationship()
     timesheet_links: Mapped[list["ManagedPaymentTimesheet"]] = relationship(
         order_by="ManagedPaymentTimesheet.id", back_populates="payment")
+
+    @property
+    def summary(self) -> str:
+        """Who was paid, as the lists say it: the payee, or for a payment from a pay run what it paid
+        ("Net pay to Sophie Clarke (pay run 3 to 16 November 2026)", kept in its description)."""
+        if self.kind == ManagedPaymentKind.PAY_RUN and self.description:
+            return self.description
+        return self.payee
 
 
 class ManagedPaymentTimesheet(db.Model):

@@ -5,22 +5,31 @@ The rules:
 - Only an account whose method is "managed account" and whose managed_by is a DPSS has these payments.
   Staff of that DPSS who can see the person (a caseworker their own cases, a manager every case of the
   organisation) record and approve; everyone else who may see the person reads.
-- A payment is PA wages, an invoice or another payment. Wages name the approved timesheets they pay
-  (a timesheet not approved, already paid, or held by another live payment is refused; the amount may
-  not be more than the timesheets still owe: their open expected items, else their gross pay). An
-  invoice carries its file (checked and cleaned by services.evidence, stored outside static/), its
-  number and due date, and is money owed (an ExpectedItem of kind INVOICE) until it is paid.
+- A payment is PA wages, an invoice, a payment from a pay run or another payment. Wages name the
+  approved timesheets they pay (a timesheet not approved, already paid, paid by a pay run or held by
+  another live payment is refused; the amount may not be more than the timesheets still owe: their
+  open expected items, else their gross pay). An invoice carries its file (checked and cleaned by
+  services.evidence, stored outside static/), its number and due date, and is money owed (an
+  ExpectedItem of kind INVOICE) until it is paid.
+- A payment from a pay run pays one of the open expected items an approved pay run put on the account
+  (services.pay_runs: ``payrun:<run>:net:<payslip>``, ``payrun:<run>:hmrc:<employer>``,
+  ``payrun:<run>:pension:<employer>``), in full: the amount, payee (the PA, HM Revenue and Customs, the
+  workplace pension scheme) and category (PA wages, as the employer's PAYE and pension costs are) come
+  from the item. One live payment holds an item at most (managed_payments.live_item_id is unique);
+  paying settles it, cancelling frees it, and an item a reversal run cancelled is paid no more.
+  A timesheet a pay run paid is never paid again as wages: the pay run's net pay is paid instead.
 - Two people: a payment at or under the organisation's payment_approval_limit_pence is paid when it is
   recorded (one step). Above it (a penny over is enough), it is RECORDED and waits for a second member of
   staff of the same organisation, not the one who recorded it, to approve it; only then is it paid.
 - Paying posts one SPEND entry (source "managed-account payment") with payment_key managed-payment:<id>,
-  settles the invoice's or timesheets' expected items and marks the timesheets paid. Exactly once: the
+  settles the invoice's, timesheets' or pay run's expected items and marks the timesheets paid. Exactly once: the
   approval moves the status from RECORDED only by an atomic claim on the version the page was drawn from
   (UPDATE ... WHERE id AND version AND status), and the key is unique in the database, so a double-click,
   two approvers at once or a retry never pays twice. Money never leaves an account that does not hold it.
 - Contributions received are posted as CONTRIBUTION entries and settle an open contribution due of the
   same amount (the oldest first: arrears are paid off in order).
-- A payment waiting for approval may be cancelled (with a reason): its money owed and timesheets are freed.
+- A payment waiting for approval may be cancelled (with a reason): its money owed, timesheets and pay
+  run item are freed.
 
 record() and record_contribution() run in a transaction of their own and commit (record stores the
 invoice file first, and removes it again if the rows do not land); approve() and cancel() add to the
@@ -29,7 +38,7 @@ immediate_transaction).
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import sqlalchemy as sa
@@ -55,7 +64,11 @@ from portal.models import (
     ManagedPaymentTimesheet,
     Organisation,
     OrganisationKind,
+    PaidTimesheet,
     PaymentMethod,
+    PayRun,
+    Payslip,
+    Person,
     Recipient,
     Role,
     SupportLine,
@@ -86,9 +99,14 @@ KIND_WORDS = {
     ManagedPaymentKind.WAGES: "PA wages",
     ManagedPaymentKind.INVOICE: "Invoice",
     ManagedPaymentKind.OTHER: "Other payment",
+    ManagedPaymentKind.PAY_RUN: "From a pay run",
 }
 # The kinds in page addresses (/people/<id>/managed-account/new/<slug>).
-KIND_SLUGS = {"wages": ManagedPaymentKind.WAGES, "invoice": ManagedPaymentKind.INVOICE, "other": ManagedPaymentKind.OTHER}
+KIND_SLUGS = {"wages": ManagedPaymentKind.WAGES, "invoice": ManagedPaymentKind.INVOICE, "other": ManagedPaymentKind.OTHER,
+              "pay-run": ManagedPaymentKind.PAY_RUN}
+# Who a pay run's item is paid to (the net pay: the PA). The employment records no pension scheme yet.
+HMRC = "HM Revenue and Customs"
+PENSION_SCHEME = "Workplace pension scheme"
 
 
 class PaymentError(Refused):
@@ -129,6 +147,15 @@ def _long_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
+def span(first: date, last: date) -> str:
+    """A pay period in words: "3 to 16 November 2026", "27 October to 9 November 2026"."""
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day} to {_long_date(last)}"
+    if first.year == last.year:
+        return f"{first.day} {first:%B} to {_long_date(last)}"
+    return f"{_long_date(first)} to {_long_date(last)}"
+
+
 # The rules, pure ---------------------------------------------------------------------------------------
 
 
@@ -159,6 +186,7 @@ class NewPayment:
     invoice_number: str = ""
     invoice_due_on: date | None = None
     timesheet_ids: tuple[int, ...] = ()
+    expected_item_id: int | None = None  # a payment from a pay run: the item it pays (its amount if none is given)
 
 
 @dataclass(frozen=True)
@@ -177,6 +205,29 @@ class Payable:
         ts = self.timesheet
         return (f"{self.pa_name}, {ts.period_start.day} {ts.period_start:%B} to {_long_date(ts.period_end)}"
                 f"{' (correction)' if ts.corrects_id else ''}: {pounds(self.owed_pence)}")
+
+
+@dataclass(frozen=True)
+class PayRunItem:
+    """An item an approved pay run put on the account (money to leave it), as a payment pays it."""
+
+    item: ExpectedItem
+    what: str  # "Net pay to Sophie Clarke", "PAYE tax and National Insurance to HMRC"
+    run_dates: str  # "3 to 16 November 2026"
+    payee: str
+
+    @property
+    def owed_pence(self) -> int:
+        return -self.item.amount_pence
+
+    @property
+    def words(self) -> str:
+        return f"{self.what}, pay run {self.run_dates}"
+
+    @property
+    def summary(self) -> str:
+        """What the payment's lists say: "Net pay to Sophie Clarke (pay run 3 to 16 November 2026)"."""
+        return f"{self.what} (pay run {self.run_dates})"
 
 
 def amount_problems(amount_pence: int | None) -> list[tuple[str, str]]:
@@ -202,12 +253,24 @@ def date_problems(day: date | None, account: DPAccount, today: date, *, name: st
 
 
 def payment_problems(new: NewPayment, account: DPAccount, today: date, *, has_invoice: bool,
-                     payables: list[Payable] | None = None, refused: dict[int, str] | None = None) -> list[tuple[str, str]]:
+                     payables: list[Payable] | None = None, refused: dict[int, str] | None = None,
+                     pay_run: PayRunItem | None = None, pay_run_refused: str | None = None) -> list[tuple[str, str]]:
     """Everything wrong with a payment before it is recorded (the balance is checked when it is paid).
 
     payables: the chosen timesheets that may be paid, with what each owes; refused: the chosen ones that
-    may not, by id, with why (both from timesheet_choices)."""
+    may not, by id, with why (both from timesheet_choices). pay_run: the chosen pay run item if it may be
+    paid, else pay_run_refused says why not (both from pay_run_choices)."""
     problems: list[tuple[str, str]] = []
+    if new.kind == ManagedPaymentKind.PAY_RUN:
+        if new.expected_item_id is None:
+            problems.append(("item", "Select the payment from the pay run"))
+        elif pay_run is None:
+            problems.append(("item", pay_run_refused or "Select a payment from one of this person's pay runs"))
+        elif new.amount_pence is not None and new.amount_pence != pay_run.owed_pence:
+            problems.append(("amount", f"A payment from a pay run is paid in full: the amount must be {pounds(pay_run.owed_pence)}, "
+                                       f"not {pounds(new.amount_pence)}"))
+        problems += date_problems(new.pay_on, account, today, name="pay_on", noun="the date of the payment")
+        return problems
     if new.kind == ManagedPaymentKind.WAGES:
         payables, refused = payables or [], refused or {}
         if not new.timesheet_ids:
@@ -321,13 +384,27 @@ def owed_by(ts: Timesheet, item: ExpectedItem | None) -> int | None:
     return ts.gross_pence or None
 
 
-def timesheet_refusal(ts: Timesheet, recipient_id: int, held: bool, owed: int | None) -> str | None:
-    """Why wages cannot pay this timesheet, or None."""
+def paid_by_pay_runs(timesheet_ids) -> dict[int, str]:
+    """The timesheets an approved pay run paid (a PaidTimesheet row), with the run's period in words."""
+    if not timesheet_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(PaidTimesheet.timesheet_id, PayRun.period_start, PayRun.period_end)
+        .join(Payslip, Payslip.id == PaidTimesheet.payslip_id).join(PayRun, PayRun.id == Payslip.run_id)
+        .where(PaidTimesheet.timesheet_id.in_(list(timesheet_ids)))).all()
+    return {tid: span(first, last) for tid, first, last in rows}
+
+
+def timesheet_refusal(ts: Timesheet, recipient_id: int, held: bool, owed: int | None, pay_run: str | None = None) -> str | None:
+    """Why wages cannot pay this timesheet, or None. pay_run: the period of the pay run that paid it."""
     when = f"{ts.period_start.day} {ts.period_start:%B} to {_long_date(ts.period_end)}"
     if ts.employer_id != recipient_id:
         return "Select timesheets of this person's PAs"
     if ts.status != TimesheetStatus.APPROVED:
         return f"The timesheet for {when} is {ts.status.value}: only an approved timesheet can be paid"
+    if pay_run:
+        # Its gross pay as wages as well as the pay run's net pay would pay the PA twice.
+        return f"The timesheet for {when} was paid by the pay run for {pay_run}: pay the net pay from the pay run instead"
     if held or owed is None:
         return f"The timesheet for {when} has already been paid"
     return None
@@ -337,11 +414,11 @@ def timesheet_choices(recipient_id: int, chosen: tuple[int, ...] = ()) -> tuple[
     """(every timesheet wages can pay now, the chosen ones that can be paid, the chosen ones refused: id -> why)."""
     candidates = list(db.session.scalars(
         sa.select(Timesheet).where(Timesheet.employer_id == recipient_id, Timesheet.status == TimesheetStatus.APPROVED,
-                                   Timesheet.paid_on.is_(None))
+                                   Timesheet.paid_on.is_(None), Timesheet.id.not_in(sa.select(PaidTimesheet.timesheet_id)))
         .order_by(Timesheet.period_start, Timesheet.id)))
     chosen_rows = {ts.id: ts for ts in db.session.scalars(sa.select(Timesheet).where(Timesheet.id.in_(list(chosen))))} if chosen else {}
     ids = {ts.id for ts in candidates} | set(chosen_rows)
-    held, items = _held(ids), _timesheet_items(ids)
+    held, items, by_runs = _held(ids), _timesheet_items(ids), paid_by_pay_runs(set(chosen_rows))
     payable: list[Payable] = []
     for ts in candidates:
         owed = owed_by(ts, items.get(ts.id))
@@ -355,12 +432,100 @@ def timesheet_choices(recipient_id: int, chosen: tuple[int, ...] = ()) -> tuple[
             refused[tid] = "Select timesheets of this person's PAs"
             continue
         owed = owed_by(ts, items.get(tid))
-        why = timesheet_refusal(ts, recipient_id, tid in held, owed)
+        why = timesheet_refusal(ts, recipient_id, tid in held, owed, by_runs.get(tid))
         if why:
             refused[tid] = why
         else:
             good.append(Payable(ts, owed))
     return payable, good, refused
+
+
+# A pay run's items ---------------------------------------------------------------------------------
+
+
+def _pay_run_items(items: list[ExpectedItem]) -> dict[int, PayRunItem]:
+    """The pay run items in words, by item id (four small queries however many). An item whose key does
+    not name a pay run this portal knows is left out."""
+    parsed: dict[int, tuple[int, str, int]] = {}
+    for item in items:
+        parts = item.key.split(":")
+        if len(parts) == 4 and parts[0] == "payrun" and parts[1].isdigit() and parts[3].isdigit() \
+                and parts[2] in ("net", "hmrc", "pension"):
+            parsed[item.id] = (int(parts[1]), parts[2], int(parts[3]))
+    if not parsed:
+        return {}
+    runs = {run.id: run for run in db.session.scalars(sa.select(PayRun).where(PayRun.id.in_({r for r, _, _ in parsed.values()})))}
+    slips = {ref for _, what, ref in parsed.values() if what == "net"}
+    pa_of = dict(db.session.execute(sa.select(Payslip.id, Payslip.pa_id).where(Payslip.id.in_(slips))).all()) if slips else {}
+    names = {pid: f"{given} {family}" for pid, given, family in db.session.execute(
+        sa.select(Person.id, Person.given_name, Person.family_name).where(Person.id.in_(set(pa_of.values()))))} if pa_of else {}
+    out: dict[int, PayRunItem] = {}
+    for item in items:
+        if item.id not in parsed:
+            continue
+        run_id, what, ref = parsed[item.id]
+        run = runs.get(run_id)
+        if run is None:
+            continue
+        dates = span(run.period_start, run.period_end)
+        if what == "net":
+            name = names.get(pa_of.get(ref))
+            if not name:
+                continue
+            out[item.id] = PayRunItem(item, f"Net pay to {name}", dates, name)
+        elif what == "hmrc":
+            out[item.id] = PayRunItem(item, "PAYE tax and National Insurance to HMRC", dates, HMRC)
+        else:
+            out[item.id] = PayRunItem(item, "Workplace pension contributions", dates, PENSION_SCHEME)
+    return out
+
+
+def _live_items() -> sa.Select:
+    return sa.select(ManagedPayment.live_item_id).where(ManagedPayment.live_item_id.is_not(None))
+
+
+def pay_run_refusal(item: ExpectedItem | None, account_id: int) -> str:
+    """Why a payment cannot pay this item (one pay_run_choices did not offer)."""
+    if item is None or item.account_id != account_id or item.kind != ExpectedKind.PAY_RUN or item.amount_pence >= 0:
+        return "Select a payment from one of this person's pay runs"
+    if item.status == ExpectedStatus.SETTLED:
+        return "This payment from the pay run has already been paid"
+    if item.status == ExpectedStatus.CANCELLED:
+        return "This payment is no longer owed: the pay run was reversed"
+    if db.session.scalar(sa.select(ManagedPayment.id).where(ManagedPayment.live_item_id == item.id)) is not None:
+        return "This payment from the pay run has already been recorded and is waiting for a second person to approve it"
+    return "Select a payment from one of this person's pay runs"
+
+
+def pay_run_choices(account_id: int, chosen: int | None = None) -> tuple[list[PayRunItem], PayRunItem | None, str | None]:
+    """(every pay run item a payment can pay now, soonest due first; the chosen one if it can be paid;
+    else why not). Open, money out, and not held by a live payment."""
+    items = list(db.session.scalars(
+        sa.select(ExpectedItem).where(
+            ExpectedItem.account_id == account_id, ExpectedItem.kind == ExpectedKind.PAY_RUN,
+            ExpectedItem.status == ExpectedStatus.OPEN, ExpectedItem.amount_pence < 0, ExpectedItem.id.not_in(_live_items()))
+        .order_by(ExpectedItem.due_date, ExpectedItem.id)))
+    words = _pay_run_items(items)
+    offered = [words[item.id] for item in items if item.id in words]
+    if chosen is None:
+        return offered, None, None
+    found = next((p for p in offered if p.item.id == chosen), None)
+    if found is not None:
+        return offered, found, None
+    return offered, None, pay_run_refusal(db.session.get(ExpectedItem, chosen), account_id)
+
+
+def pay_run_item_of(payment: ManagedPayment) -> PayRunItem | None:
+    """The pay run item a payment from a pay run pays (whatever its state now), in words."""
+    if payment.expected_item_id is None:
+        return None
+    item = db.session.get(ExpectedItem, payment.expected_item_id)
+    return _pay_run_items([item]).get(item.id) if item is not None else None
+
+
+def pay_run_words(items: list[ExpectedItem]) -> dict[int, str]:
+    """Pay run items in words, by id (for the money owed list); other items are not in it."""
+    return {item_id: found.words for item_id, found in _pay_run_items([i for i in items if i.kind == ExpectedKind.PAY_RUN]).items()}
 
 
 # Recording ------------------------------------------------------------------------------------------
@@ -436,9 +601,16 @@ def _record(account: DPAccount, user: User, new: NewPayment, invoice, storage: S
     today = london_today()
     payables: list[Payable] = []
     refused: dict[int, str] = {}
+    pay_run: PayRunItem | None = None
+    pay_run_refused: str | None = None
     if new.kind == ManagedPaymentKind.WAGES:
         _, payables, refused = timesheet_choices(recipient_id, tuple(new.timesheet_ids))
-    problems = payment_problems(new, account, today, has_invoice=invoice is not None, payables=payables, refused=refused)
+    if new.kind == ManagedPaymentKind.PAY_RUN and new.expected_item_id is not None:
+        _, pay_run, pay_run_refused = pay_run_choices(account_id, new.expected_item_id)
+    problems = payment_problems(new, account, today, has_invoice=invoice is not None, payables=payables, refused=refused,
+                                pay_run=pay_run, pay_run_refused=pay_run_refused)
+    if pay_run is not None and not problems:
+        new = replace(new, amount_pence=pay_run.owed_pence)  # paid in full: the pay run's figure
     organisation = db.session.get(Organisation, account.managed_by_id)
     limit = organisation.payment_approval_limit_pence
     two = not problems and needs_second_person(new.amount_pence, limit)
@@ -448,15 +620,19 @@ def _record(account: DPAccount, user: User, new: NewPayment, invoice, storage: S
             problems.append(("amount", short))
     if problems:
         raise PaymentError(problems)
+    description = (new.description or "").strip()
     if new.kind == ManagedPaymentKind.WAGES:
         payee, category = payables[0].pa_name, Category.PA_WAGES
+    elif pay_run is not None:
+        # The employer's costs of a PA (net pay, PAYE tax and NI, pension) are PA wages, as the card's are.
+        payee, category, description = pay_run.payee, Category.PA_WAGES, pay_run.summary
     else:
         payee, category = " ".join(new.payee.split()), new.category
     payment = ManagedPayment(
         account_id=account_id, organisation_id=organisation.id, kind=new.kind, status=ManagedPaymentStatus.RECORDED,
-        payee=payee[:200], amount_pence=new.amount_pence, pay_on=new.pay_on, description=(new.description or "").strip(),
+        payee=payee[:200], amount_pence=new.amount_pence, pay_on=new.pay_on, description=description[:200],
         category=category, approval_limit_pence=limit, needs_approval=two, request_key=new.request_key,
-        recorded_by_id=user.id, recorded_at=utcnow(),
+        recorded_by_id=user.id, recorded_at=utcnow(), expected_item_id=pay_run.item.id if pay_run is not None else None,
     )
     if invoice is not None and new.kind == ManagedPaymentKind.INVOICE:
         name = storage.save(invoice.data, invoice.extension)
@@ -479,6 +655,14 @@ def _record(account: DPAccount, user: User, new: NewPayment, invoice, storage: S
                 db.session.flush()
         except IntegrityError:  # another payment took it meanwhile
             raise PaymentError([("timesheets", timesheet_refusal(payable.timesheet, recipient_id, True, None))]) from None
+    if pay_run is not None:
+        try:
+            with db.session.begin_nested():
+                payment.live_item_id = pay_run.item.id
+                db.session.flush()
+        except IntegrityError:  # another member of staff recorded a payment of it meanwhile (PostgreSQL)
+            raise PaymentError([("item", "This payment from the pay run has just been recorded by someone else. "
+                                         "Nothing more was recorded.")]) from None
     if new.kind == ManagedPaymentKind.INVOICE:
         db.session.add(ExpectedItem(
             account_id=account_id, kind=ExpectedKind.INVOICE, amount_pence=-payment.amount_pence,
@@ -511,6 +695,9 @@ def _description(payment: ManagedPayment) -> str:
             words = "PA wages"
     elif payment.kind == ManagedPaymentKind.INVOICE:
         words = f"Invoice {payment.invoice_number}"
+    elif payment.kind == ManagedPaymentKind.PAY_RUN:  # what it pays: "Net pay to Leon Baptiste, pay run 3 to 9 November 2026"
+        pays = pay_run_item_of(payment)
+        return (f"{pays.words if pays else payment.description or 'From a pay run'} (paid by the support service)")[:200]
     else:
         words = "Payment"
     if payment.description:
@@ -540,11 +727,13 @@ def _pay(payment: ManagedPayment, user: User, on: date) -> LedgerEntry:
             entry = _entry_with_key(key)
             if entry is None:
                 raise
-    # Money owed that this pays: the invoice, or the timesheets' approved pay.
+    # Money owed that this pays: the invoice, the timesheets' approved pay, or the pay run's item.
     linked = _linked(payment.id)
     keys = [key] + [f"timesheet:{timesheet_id}" for timesheet_id in linked]
+    item_id = db.session.scalar(sa.select(ManagedPayment.expected_item_id).where(ManagedPayment.id == payment.id))
+    owed = ExpectedItem.key.in_(keys) if item_id is None else sa.or_(ExpectedItem.key.in_(keys), ExpectedItem.id == item_id)
     db.session.execute(
-        sa.update(ExpectedItem).where(ExpectedItem.key.in_(keys), ExpectedItem.status == ExpectedStatus.OPEN)
+        sa.update(ExpectedItem).where(owed, ExpectedItem.status == ExpectedStatus.OPEN)
         .values(status=ExpectedStatus.SETTLED, settled_by_id=entry.id).execution_options(synchronize_session=False))
     if linked:
         db.session.execute(
@@ -619,12 +808,30 @@ def _timesheets_changed(payment: ManagedPayment) -> str | None:
     ids = _linked(payment.id)
     if not ids:
         return None
-    items = _timesheet_items(ids)
+    items, by_runs = _timesheet_items(ids), paid_by_pay_runs(ids)
     for ts in db.session.scalars(sa.select(Timesheet).where(Timesheet.id.in_(ids))):
+        if ts.id in by_runs:
+            return (f"The timesheet for {ts.period_start.day} {ts.period_start:%B} to {_long_date(ts.period_end)} was paid by "
+                    f"the pay run for {by_runs[ts.id]} since these wages were recorded. Nothing was paid: cancel this payment "
+                    "and pay the net pay from the pay run instead.")
         if ts.status != TimesheetStatus.APPROVED or owed_by(ts, items.get(ts.id)) is None:
             return (f"The timesheet for {ts.period_start.day} {ts.period_start:%B} to {_long_date(ts.period_end)} has changed "
                     "since these wages were recorded. Nothing was paid: cancel this payment and record it again.")
     return None
+
+
+def pay_run_item_gone(payment: ManagedPayment) -> str | None:
+    """Why a payment from a pay run can no longer be paid (its item reversed, or paid another way), or None."""
+    item_id = db.session.scalar(sa.select(ManagedPayment.expected_item_id).where(ManagedPayment.id == payment.id))
+    if item_id is None:
+        return None
+    status = db.session.scalar(sa.select(ExpectedItem.status).where(ExpectedItem.id == item_id))
+    if status == ExpectedStatus.OPEN:
+        return None
+    if status == ExpectedStatus.CANCELLED:
+        return ("The pay run was reversed since this payment was recorded, so this is no longer owed. "
+                "Nothing was paid: cancel this payment.")
+    return "This has been paid another way since this payment was recorded. Nothing was paid: cancel this payment."
 
 
 def approve(payment: ManagedPayment, user: User, version: int) -> LedgerEntry:
@@ -642,7 +849,7 @@ def approve(payment: ManagedPayment, user: User, version: int) -> LedgerEntry:
     # Claimed first (one of two approvers gets past this), then checked: a refusal below rolls the claim back.
     if not _claim(payment, version, status=ManagedPaymentStatus.APPROVED, approved_by_id=user.id, approved_at=utcnow()):
         _refused_claim(payment)
-    changed = _timesheets_changed(payment)
+    changed = _timesheets_changed(payment) or pay_run_item_gone(payment)
     if changed:
         raise PaymentError(changed)
     if _entry_with_key(payment_key(payment.id)) is None:  # a retry of a payment already posted needs no money
@@ -656,7 +863,8 @@ def approve(payment: ManagedPayment, user: User, version: int) -> LedgerEntry:
 
 
 def cancel(payment: ManagedPayment, user: User, version: int, reason: str) -> ManagedPayment:
-    """Cancel a payment still waiting for approval: its money owed is cancelled and its timesheets freed."""
+    """Cancel a payment still waiting for approval: its money owed is cancelled and its timesheets and pay run
+    item freed (the pay run's item stays owed: another payment may pay it)."""
     if not may_record(user, payment.account):
         raise NotAllowed("Only staff of the support service that holds the account cancel its payments.")
     reason = (reason or "").strip()
@@ -671,7 +879,7 @@ def cancel(payment: ManagedPayment, user: User, version: int, reason: str) -> Ma
     if version != payment.version:
         raise StalePayment()
     if not _claim(payment, version, status=ManagedPaymentStatus.CANCELLED, cancelled_by_id=user.id,
-                  cancelled_at=utcnow(), cancel_reason=reason):
+                  cancelled_at=utcnow(), cancel_reason=reason, live_item_id=None):  # its pay run item is freed
         _refused_claim(payment)
     db.session.execute(
         sa.update(ExpectedItem).where(ExpectedItem.key == payment_key(payment.id), ExpectedItem.status == ExpectedStatus.OPEN)

@@ -1,4 +1,4 @@
-"""Forms for managed accounts: a payment (PA wages, an invoice, another payment), a contribution received,
+"""Forms for managed accounts: a payment (PA wages, an invoice, one from a pay run, another payment), a contribution received,
 approving or cancelling a payment, and the organisation's approval limit.
 
 The forms only read what was typed (money as integer pence, dates from the GOV.UK date input); the rules are
@@ -83,6 +83,19 @@ class InvoiceForm(RecordForm):
                           description="Today, or the day it was paid. For example, 7 12 2026")
     invoice = FileField("Upload the invoice", widget=GovFileInput(), description=FILE_HINT)
     submit = SubmitField("Record invoice", widget=GovSubmitInput())
+
+
+class PayRunForm(RecordForm):
+    """A payment of one of a pay run's items: paid in full, so the amount is the pay run's and not asked."""
+
+    item = RadioField("Which payment from a pay run?", widget=RadiosWidget(), choices=[], validate_choice=False,
+                      description="It is paid in full: the amount is the one the pay run worked out.")
+    pay_on = GovDateField("Date of the payment", noun="date of the payment")
+    submit = SubmitField("Record payment", widget=GovSubmitInput())
+
+    def item_id(self) -> int | None:
+        value = str(self.item.data or "")
+        return int(value) if value.isdigit() else None
 
 
 class OtherForm(RecordForm):

@@ -46,6 +46,7 @@ from portal.web.managed_payments.forms import (
     InvoiceForm,
     LimitForm,
     OtherForm,
+    PayRunForm,
     WagesForm,
     new_request_key,
 )
@@ -58,11 +59,13 @@ STATUS_TAGS = {
     ManagedPaymentStatus.PAID: "govuk-tag--green",
     ManagedPaymentStatus.CANCELLED: "govuk-tag--grey",
 }
-FORMS = {ManagedPaymentKind.WAGES: WagesForm, ManagedPaymentKind.INVOICE: InvoiceForm, ManagedPaymentKind.OTHER: OtherForm}
+FORMS = {ManagedPaymentKind.WAGES: WagesForm, ManagedPaymentKind.INVOICE: InvoiceForm, ManagedPaymentKind.OTHER: OtherForm,
+         ManagedPaymentKind.PAY_RUN: PayRunForm}
 TITLES = {
     ManagedPaymentKind.WAGES: "Pay PA wages",
     ManagedPaymentKind.INVOICE: "Pay an invoice",
     ManagedPaymentKind.OTHER: "Record another payment",
+    ManagedPaymentKind.PAY_RUN: "Pay from a pay run",
 }
 
 
@@ -115,12 +118,16 @@ def index(person_id: int):
     organisation = db.session.get(Organisation, account.managed_by_id)
     payments = service.payments_of(account.id)
     owed = service.money_owed(account.id)
-    invoice_payments = {service.payment_key(p.id): p for p in payments if p.kind == ManagedPaymentKind.INVOICE}
+    # The payment recorded for an item owed (an invoice's, or a pay run item's while a payment holds it).
+    owed_payments = {service.payment_key(p.id): p for p in payments if p.kind == ManagedPaymentKind.INVOICE}
+    keys = {item.id: item.key for item in owed}
+    owed_payments.update({keys[p.live_item_id]: p for p in payments if p.live_item_id in keys})
     return render_template(
         "managed_payments/index.html", recipient=recipient, caption=capacity_caption(current_user, recipient),
         account=account, organisation=organisation, payments=payments, status=status_of,
         waiting=[p for p in payments if p.status == ManagedPaymentStatus.RECORDED],
-        owed=owed, owed_payments=invoice_payments, contributions=service.contributions_of(account.id),
+        owed=owed, owed_payments=owed_payments, owed_words=service.pay_run_words(owed),
+        contributions=service.contributions_of(account.id),
         balance_pence=ledger.balance(account.id), can_record=service.may_record(current_user, account),
         kinds=service.KIND_WORDS, own=current_user.role == Role.RECIPIENT,
     )
@@ -151,9 +158,12 @@ def _show(recipient: Recipient, payment: ManagedPayment, approve_form=None, canc
     shown = cancel_form if (cancel_form is not None and cancel_form.errors) else None
     extra = {"form": shown} if shown is not None else {}  # base.html reads form.errors for the error summary
     who = service.names([payment.recorded_by_id, payment.approved_by_id])
+    pay_run = service.pay_run_item_of(payment) if payment.kind == ManagedPaymentKind.PAY_RUN else None
+    gone = service.pay_run_item_gone(payment) if pay_run is not None and payment.status == ManagedPaymentStatus.RECORDED else None
     return render_template(
         "managed_payments/show.html", recipient=recipient, caption=capacity_caption(current_user, recipient),
-        payment=payment, status=status_of(payment), kind_words=service.KIND_WORDS[payment.kind],
+        payment=payment, status=status_of(payment), kind_words=service.KIND_WORDS[payment.kind], pay_run=pay_run,
+        pay_run_gone=gone,
         timesheets=service.timesheets_paid_by(payment), history=_history(payment),
         recorded_by=who.get(payment.recorded_by_id, ""), approved_by=who.get(payment.approved_by_id, ""),
         approve_form=approve_form if can_approve else None, cancel_form=cancel_form if can_cancel else None,
@@ -223,9 +233,10 @@ def _new_payment(kind: ManagedPaymentKind, form) -> service.NewPayment:
     category = getattr(form, "category", None)
     category_value = category.data if category is not None else None
     return service.NewPayment(
-        kind=kind, amount_pence=form.amount.pence, pay_on=form.pay_on.data, request_key=form.key(),
-        payee=(form.payee.data or "") if hasattr(form, "payee") else "",
-        description=form.description.data or "",
+        kind=kind, amount_pence=form.amount.pence if hasattr(form, "amount") else None, pay_on=form.pay_on.data,
+        request_key=form.key(), payee=(form.payee.data or "") if hasattr(form, "payee") else "",
+        description=(form.description.data or "") if hasattr(form, "description") else "",
+        expected_item_id=form.item_id() if hasattr(form, "item_id") else None,
         category=Category(category_value) if category_value in {c.value for c in Category} else None,
         invoice_number=(form.invoice_number.data or "") if hasattr(form, "invoice_number") else "",
         invoice_due_on=form.invoice_due_on.data if hasattr(form, "invoice_due_on") else None,
@@ -241,10 +252,14 @@ def record(person_id: int, kind_slug: str):
         abort(404)
     recipient, account = _recordable(person_id)
     form = FORMS[kind]()
-    payable = []
+    payable, offered = [], []
     if kind == ManagedPaymentKind.WAGES:
         payable, _, _ = service.timesheet_choices(recipient.person_id)
         form.timesheets.choices = [(str(p.timesheet.id), p.words) for p in payable]
+    if kind in (ManagedPaymentKind.PAY_RUN, ManagedPaymentKind.WAGES):  # wages: to point to the pay run's instead
+        offered, _, _ = service.pay_run_choices(account.id)
+    if kind == ManagedPaymentKind.PAY_RUN:
+        form.item.choices = [(str(p.item.id), f"{p.words}: {format_pounds(p.owed_pence)}") for p in offered]
     loose: list[str] = []
     if form.is_submitted():
         form.validate()  # reads what was typed; the rules below are the service's
@@ -256,12 +271,15 @@ def record(person_id: int, kind_slug: str):
             has_invoice = cleaned is not None
         if form.errors:
             # Say everything at once: the rules' problems for the fields that read well.
-            payables, refused = [], {}
+            payables, refused, pay_run, pay_run_refused = [], {}, None, None
             if kind == ManagedPaymentKind.WAGES:
                 _, payables, refused = service.timesheet_choices(recipient.person_id, new.timesheet_ids)
-            _put_problems(form, [(n, m) for n, m in service.payment_problems(
-                new, account, london_today(), has_invoice=has_invoice, payables=payables, refused=refused)
-                if n not in ("amount", "pay_on", "invoice_due_on") or not form._fields[n].errors])
+            if kind == ManagedPaymentKind.PAY_RUN and new.expected_item_id is not None:
+                _, pay_run, pay_run_refused = service.pay_run_choices(account.id, new.expected_item_id)
+            loose = _put_problems(form, [(n, m) for n, m in service.payment_problems(
+                new, account, london_today(), has_invoice=has_invoice, payables=payables, refused=refused, pay_run=pay_run,
+                pay_run_refused=pay_run_refused)
+                if n not in form._fields or n not in ("amount", "pay_on", "invoice_due_on") or not form._fields[n].errors])
         else:
             try:
                 payment = service.record(
@@ -289,10 +307,13 @@ def record(person_id: int, kind_slug: str):
         form.pay_on.data = london_today()
         if kind == ManagedPaymentKind.WAGES and len(payable) == 1:
             form.timesheets.data = [payable[0].timesheet.id]
+        if kind == ManagedPaymentKind.PAY_RUN and len(offered) == 1:
+            form.item.data = str(offered[0].item.id)
     organisation = db.session.get(Organisation, account.managed_by_id)
     return render_template(
         "managed_payments/record.html", recipient=recipient, caption=capacity_caption(current_user, recipient),
-        form=form, kind=kind, kind_slug=kind_slug, title=TITLES[kind], accept=ACCEPT, payable=payable,
+        form=form, kind=kind, kind_slug=kind_slug, title=TITLES[kind], accept=ACCEPT, payable=payable, offered=offered,
+        item_hints=[{"hint": {"text": f"To {p.payee}, due {p.item.due_date.day} {p.item.due_date:%B %Y}"}} for p in offered],
         limit_pence=organisation.payment_approval_limit_pence, balance_pence=ledger.balance(account.id), loose=loose,
         back_url=_index_url(recipient),
     )
