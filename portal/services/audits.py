@@ -213,31 +213,44 @@ def refresh_due_dates(recipient_ids: list[int] | None = None, today: date | None
 
 def reviews_due_select(conditions, today: date, horizon: date):
     """Cases (caseload entries matching `conditions`, closed ones left out) whose next care review is due on
-    or before `horizon`: columns recipient_id, caseworker_id, provider_id, last_done, due, overdue (due before today).
-    The due date is the stored one (refresh_due_dates), found through its index."""
+    or before `horizon`: columns recipient_id, caseworker_id, provider_id, due, overdue (due before today).
+    The due date is the stored one (refresh_due_dates), found through its index; last_reviews() gives the
+    last review of the rows shown (not worked out for every row counted)."""
     E, S = CaseloadEntry, CaseSetup
-    last = sa.select(sa.func.max(CareReview.reviewed_on)).where(CareReview.recipient_id == E.recipient_id).scalar_subquery()
     return (
-        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, last.label("last_done"), S.review_due_on.label("due"),
-                  (S.review_due_on < today).label("overdue"))
+        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, S.review_due_on.label("due"), (S.review_due_on < today).label("overdue"))
         .select_from(E).join(S, S.recipient_id == E.recipient_id)
         .where(*conditions, E.closed_on.is_(None), S.review_due_on <= horizon)
     )
 
 
+def last_reviews(recipient_ids) -> dict[int, date]:
+    """The date of each person's last care review (people with none are left out)."""
+    if not recipient_ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(CareReview.recipient_id, sa.func.max(CareReview.reviewed_on))
+        .where(CareReview.recipient_id.in_(list(recipient_ids))).group_by(CareReview.recipient_id)).all())
+
+
+def last_audits(recipient_ids) -> tuple[dict[int, date], dict[int, int]]:
+    """For each person: the end of their last signed-off audit's period, and the audit in progress (its id)."""
+    if not recipient_ids:
+        return {}, {}
+    ids = list(recipient_ids)
+    done = dict(db.session.execute(
+        sa.select(Audit.recipient_id, sa.func.max(Audit.period_end))
+        .where(Audit.recipient_id.in_(ids), Audit.status == AuditStatus.SIGNED_OFF).group_by(Audit.recipient_id)).all())
+    open_now = dict(db.session.execute(sa.select(Audit.open_key, Audit.id).where(Audit.open_key.in_(ids))).all())
+    return done, open_now
+
+
 def audits_due_select(conditions, today: date, horizon: date, months_by_council: dict[int, int] | None = None):
-    """As reviews_due_select, for audits: columns recipient_id, caseworker_id, provider_id, last_done (the end of
-    the last signed-off audit's period), in_progress (an audit in progress: its id), due, overdue."""
+    """As reviews_due_select, for audits: columns recipient_id, caseworker_id, provider_id, due, overdue
+    (last_audits() gives the last one and any in progress for the rows shown)."""
     E, S = CaseloadEntry, CaseSetup
-    last = (
-        sa.select(sa.func.max(Audit.period_end))
-        .where(Audit.recipient_id == E.recipient_id, Audit.status == AuditStatus.SIGNED_OFF)
-        .scalar_subquery()
-    )
-    open_audit = sa.select(Audit.id).where(Audit.open_key == E.recipient_id).scalar_subquery()
     return (
-        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, last.label("last_done"), open_audit.label("in_progress"),
-                  S.audit_due_on.label("due"), (S.audit_due_on < today).label("overdue"))
+        sa.select(E.recipient_id, E.caseworker_id, E.provider_id, S.audit_due_on.label("due"), (S.audit_due_on < today).label("overdue"))
         .select_from(E).join(S, S.recipient_id == E.recipient_id)
         .where(*conditions, E.closed_on.is_(None), S.audit_due_on <= horizon)
     )

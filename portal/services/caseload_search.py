@@ -126,6 +126,10 @@ def search(user: User, filters: Filters, today: date) -> Page:
         .join(Person, Person.id == Recipient.person_id)
         .outerjoin(CaseloadEntry, CaseloadEntry.recipient_id == Recipient.person_id)
     )
+    if user.role.is_dpss:
+        # The scope said again on the joined entry (the same rows): PostgreSQL then starts from the
+        # organisation's entries and runs the flag checks for those alone, not for every recipient.
+        query = query.where(CaseloadEntry.provider_id == user.organisation_id)
     words = filters.words
     if words:
         person_id = person_id_from_reference(words)
@@ -151,9 +155,6 @@ def search(user: User, filters: Filters, today: date) -> Page:
     for flag in filters.flags:
         query = query.where(_flag_condition(flag, today))
 
-    total = db.session.scalar(query.with_only_columns(sa.func.count(Recipient.person_id)).order_by(None))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(filters.page, pages)
     name_order = (Person.family_name, Person.given_name, Person.id)
     order = {
         "name": name_order,
@@ -161,13 +162,26 @@ def search(user: User, filters: Filters, today: date) -> Page:
         "newest": (CaseloadEntry.start_date.desc(), *name_order),
         "caseworker": (Caseworker.display_name, *name_order),
     }[filters.sort]
-    rows = db.session.execute(
-        query.outerjoin(Caseworker, Caseworker.id == CaseloadEntry.caseworker_id)
-        .add_columns(Person, CaseloadEntry, Caseworker.display_name)
-        .order_by(*order)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    listed = (query.outerjoin(Caseworker, Caseworker.id == CaseloadEntry.caseworker_id)
+              .add_columns(Person, CaseloadEntry, Caseworker.display_name).order_by(*order).limit(PAGE_SIZE))
+
+    def counted() -> int:
+        return db.session.scalar(query.with_only_columns(sa.func.count(Recipient.person_id)).order_by(None))
+
+    if filters.flags:
+        # A flag's checks run for every visible case whichever page is asked for: count them in the same
+        # pass (a window) instead of a second query doing it all again. Past the last page: count, then go there.
+        rows = db.session.execute(listed.add_columns(sa.func.count().over()).offset((filters.page - 1) * PAGE_SIZE)).all()
+        total = int(rows[0][4]) if rows else counted()
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(filters.page, pages)
+        if not rows and total:
+            rows = db.session.execute(listed.offset((page - 1) * PAGE_SIZE)).all()
+    else:
+        total = counted()
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(filters.page, pages)
+        rows = db.session.execute(listed.offset((page - 1) * PAGE_SIZE)).all()
     result = [Row(recipient=r[0], person=r[1], entry=r[2], caseworker_name=r[3] or "") for r in rows]
     _add_flags(result, today)
     return Page(rows=result, total=total, page=page, pages=pages)

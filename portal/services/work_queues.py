@@ -247,6 +247,21 @@ def with_numbers(found: list["Item"]) -> None:
             item.number = numbers.get(item.person_id, (0, 0))[1]
 
 
+def with_last_done(found: list["Item"]) -> None:
+    """The last care review or audit (and any audit in progress) of the people listed as due: two queries at
+    most, for the rows shown only."""
+    reviewed = {i.person_id for i in found if i.kind == "reviews-due"}
+    audited = {i.person_id for i in found if i.kind == "audits-due"}
+    last_review = audits.last_reviews(reviewed) if reviewed else {}
+    last_audit, in_progress = audits.last_audits(audited) if audited else ({}, {})
+    for item in found:
+        if item.kind == "reviews-due":
+            item.extra["last_done"] = last_review.get(item.person_id)
+        elif item.kind == "audits-due":
+            item.extra["last_done"] = last_audit.get(item.person_id)
+            item.extra["in_progress"] = in_progress.get(item.person_id)
+
+
 def _contributions_arrears(scope: Scope, ctx: "_Context"):
     X = ExpectedItem
     query = (
@@ -552,7 +567,7 @@ def _item(slug: str, row) -> Item:
     if slug == "safeguarding":
         return Item(**base, when=_day(row["created_at"]), extra={"rule": row["rule"]})
     if slug in ("reviews-due", "audits-due"):
-        return Item(**base, when=row["due"], status="overdue" if row["overdue"] else "due", extra={"last_done": row["last_done"], "in_progress": row.get("in_progress")})
+        return Item(**base, when=row["due"], status="overdue" if row["overdue"] else "due", extra={"last_done": None, "in_progress": None})
     if slug == "checks-to-verify":
         return Item(**base, when=_day(row["requested_at"]), pa_id=row["pa_id"],
                     extra={"check_kind": CheckKind(row["check_kind"])})
@@ -630,6 +645,7 @@ def queue(scope: Scope, today: date, kind: str = "", page: int = 1) -> Queue:
                 lists[each.slug] = rows
     every = [item for rows in lists.values() for item in rows]
     with_numbers(every)
+    with_last_done(every)
     contact_pa_ids(every)
     with_names(every)
     return Queue(scope=scope, today=today, counts=counts, lists=lists, kind=chosen, page=page, more=more)
