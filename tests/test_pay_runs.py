@@ -761,6 +761,8 @@ def test_the_csv_has_the_documented_columns_and_a_row_per_payslip(money_app):
         "gross_taxable_pay", "non_taxable_pay", "holiday_pay", "statutory_sick_pay", "tax", "employee_ni", "employer_ni",
         "employment_allowance", "employee_pension", "employer_pension", "net_pay", "ytd_taxable_pay", "ytd_tax", "ytd_employee_ni",
         "ytd_employer_ni", "ytd_employee_pension", "ytd_employer_pension", "ytd_employment_allowance",
+        "ni_earnings_at_lel", "ni_earnings_lel_to_pt", "ni_earnings_pt_to_uel", "previous_employment_pay", "previous_employment_tax",
+        "deductions_outside_portal",
     ]
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
@@ -770,6 +772,12 @@ def test_the_csv_has_the_documented_columns_and_a_row_per_payslip(money_app):
         str(tax_period), start.isoformat(), end.isoformat(), pay_date.isoformat())
     assert row["gross_taxable_pay"] == f"{gross // 100}.{gross % 100:02d}" and row["net_pay"] == f"{net // 100}.{net % 100:02d}"
     assert row["ytd_taxable_pay"] == row["gross_taxable_pay"]
+    # The P60's NI table for the period, fortnightly thresholds (rates.md: 2 x weekly): at the LEL £258.00;
+    # above it up to the PT £484.00 - £258.00 = £226.00; above that up to the UEL £1,934.00.
+    above_pt = max(min(gross, 193400) - 48400, 0)
+    assert (row["ni_earnings_at_lel"], row["ni_earnings_lel_to_pt"], row["ni_earnings_pt_to_uel"]) == (
+        "258.00", "226.00", f"{above_pt // 100}.{above_pt % 100:02d}")
+    assert (row["previous_employment_pay"], row["previous_employment_tax"], row["deductions_outside_portal"]) == ("0.00", "0.00", "")
 
 
 # Pages and who sees them ---------------------------------------------------------------------------------
@@ -919,3 +927,228 @@ def test_a_run_with_problems_lists_them_first_and_a_reversal_says_what_it_revers
     page = get_page(kim, f"/payroll/runs/{reversal_id}")
     assert page.soup.select_one("[data-approve-form]") is None
     assert "You built this pay run" in page.soup.select_one("[data-why-not]").get_text()
+
+
+# A previous job's P45, State Pension age, and deductions made outside the portal --------------------------
+
+
+def _p45(employment: Employment, tax_year_start: date, pay: int, tax: int) -> None:
+    employment.p45_leaving_date = tax_year_start + timedelta(days=10)  # a job left in this tax year
+    employment.p45_pay_to_date_pence, employment.p45_tax_to_date_pence = pay, tax
+    db.session.commit()
+
+
+def _basic_rate_tax(taxable_pence: int) -> int:
+    """Independent of the code under test: 20% of the taxable pay rounded down to whole pounds, to the
+    penny rounded down (every example below stays in the basic rate band to date)."""
+    return max(taxable_pence, 0) // 100 * 100 * 20 // 100
+
+
+def test_a_p45_from_this_tax_year_is_used_on_the_cumulative_basis_and_kept_out_of_the_year_to_date(money_app, monkeypatch):
+    with money_app.app_context():
+        ts = _sophie_last()
+        run = _build(ts)
+        week, year = run.tax_period, run.tax_year_start
+        # The P45 pay is set £100 above the 1257L tax-free pay to date (£241.92 a week x the week number), so
+        # the taxable pay to date is £100 + this fortnight's pay, all at 20%; the P45 shows £50 tax taken.
+        previous_pay, previous_tax = 24192 * week + 10000, 5000
+        _p45(ts.employment, year, previous_pay, previous_tax)
+        spy = Spy(monkeypatch)
+        payslip = _build(ts).payslips[0]
+        [pay] = spy.inputs
+        assert (pay.previous_employment_pay_pence, pay.previous_employment_tax_pence) == (previous_pay, previous_tax)
+        gross = payslip.gross_pence
+        assert payslip.tax_pence == _basic_rate_tax(10000 + gross) - previous_tax
+        assert (payslip.previous_pay_pence, payslip.previous_tax_pence) == (previous_pay, previous_tax)
+        # This employer's year to date stays its own.
+        assert (payslip.ytd_gross_pence, payslip.ytd_tax_pence) == (gross, payslip.tax_pence)
+        steps = {s["label"]: s["detail"] for s in pay_runs.steps_of(payslip)}
+        assert steps["Pay and tax from the P45 (previous job)"].startswith(
+            f"{pay_runs.pounds(previous_pay)} pay, {pay_runs.pounds(previous_tax)} tax, added to")
+        assert "P45 from the previous job" in steps
+
+
+def test_the_p45_stays_in_the_next_runs_cumulative_figures(money_app):
+    with money_app.app_context():
+        first_ts = _sophie_last()
+        first_run = _build(first_ts)
+        week, year = first_run.tax_period, first_run.tax_year_start
+        previous_pay, previous_tax = 24192 * week + 10000, 5000
+        _p45(first_ts.employment, year, previous_pay, previous_tax)
+        first = _approve(_build(first_ts)).payslips[0]
+        assert first.tax_pence == _basic_rate_tax(10000 + first.gross_pence) - previous_tax
+        run = _build(_current_timesheet_approved())
+        second = run.payslips[0]
+        # Two weeks on: tax-free pay to date is £241.92 x 2 more; pay to date adds both fortnights.
+        taxable = previous_pay + first.gross_pence + second.gross_pence - 24192 * run.tax_period
+        assert second.tax_pence == _basic_rate_tax(taxable) - previous_tax - first.tax_pence
+        assert second.previous_pay_pence == previous_pay
+        assert second.ytd_gross_pence == first.gross_pence + second.gross_pence
+
+
+def test_a_p45_is_not_used_on_week1_month1_nor_from_another_tax_year(money_app, monkeypatch):
+    with money_app.app_context():
+        ts = _sophie_last()
+        run = _build(ts)
+        employment, year = ts.employment, run.tax_year_start
+        _p45(employment, year, 900000, 30000)
+        employment.tax_code = "1257L W1"
+        db.session.commit()
+        payslip = _build(ts).payslips[0]
+        assert (payslip.previous_pay_pence, payslip.previous_tax_pence) == (0, 0)
+        steps = {s["label"]: s["detail"] for s in pay_runs.steps_of(payslip)}
+        assert "not used" in steps["Pay and tax from the P45 (previous job)"]
+        # A P45 from a job left in the tax year before: not for this year, not given to the calculation.
+        employment.tax_code = "1257L"
+        employment.p45_leaving_date = year - timedelta(days=1)
+        db.session.commit()
+        spy = Spy(monkeypatch)
+        payslip = _build(ts).payslips[0]
+        assert (spy.inputs[0].previous_employment_pay_pence, spy.inputs[0].previous_employment_tax_pence) == (0, 0)
+        assert payslip.previous_pay_pence == 0
+
+
+def test_a_p45_without_its_tax_code_is_flagged():
+    employment = Employment(tax_code="", starter_declaration=None, start_date=date(2026, 6, 1), p45_leaving_date=date(2026, 5, 29))
+    found = pay_runs.tax_code_for(employment, date(2026, 4, 6))
+    assert (found.code, found.week1_month1, found.flagged) == ("0T", True, True)
+    assert "Record the tax code shown on the P45" in found.why
+
+
+def _future_run(born_offset_days: int, monkeypatch):
+    """A fortnightly run for the period holding 15 June 2030 (Sophie's last timesheet is paid by it as a
+    late one), with Sophie born 67 years before its pay date, plus the offset. Born 1963: State Pension
+    age 67 (Pensions Act 2014, born 6 March 1961 to 5 April 1977), reached on the 67th birthday."""
+    ts = _sophie_last()
+    employment = ts.employment
+    cal = pay_periods.calendar_for(employment.employer_id)
+    period = pay_periods.period_containing(PayPeriod.FORTNIGHTLY, cal, date(2030, 6, 15))
+    pay_date = period.pay_date
+    employment.pa_date_of_birth = date(pay_date.year - 67, pay_date.month, pay_date.day) + timedelta(days=born_offset_days)
+    db.session.commit()
+    spy = Spy(monkeypatch)
+    run = pay_runs.build_draft(_brightpath(), PayPeriod.FORTNIGHTLY, period.start, _user(KIM), london_today())
+    db.session.commit()
+    return run.payslips[0], spy.inputs[-1], pay_date
+
+
+def test_category_c_from_the_pay_date_that_is_the_state_pension_age_date(money_app, monkeypatch):
+    with money_app.app_context():
+        # Born a day later: State Pension age is the day after the pay date: still category A.
+        before, pay, pay_date = _future_run(1, monkeypatch)
+        assert pay.state_pension_age_reached is False and before.ni_category == "A"
+        gross = before.gross_pence
+        # (pay - £484.00) x 8%, to the penny with a half penny or less dropped.
+        owed = (gross - 48400) * 8
+        assert before.employee_ni_pence == owed // 100 + (1 if owed % 100 > 50 else 0) > 0
+        employer_ni = before.employer_ni_pence + before.employment_allowance_pence  # before the rebuild replaces it
+        # Born 67 years to the day before the pay date: category C, no employee NI; the employer's NI is the same.
+        on, pay, _ = _future_run(0, monkeypatch)
+        assert pay.state_pension_age_reached is True
+        assert (on.ni_category, on.employee_ni_pence, on.gross_pence) == ("C", 0, gross)
+        assert on.employer_ni_pence + on.employment_allowance_pence == employer_ni > 0
+        steps = {s["label"]: s["detail"] for s in pay_runs.steps_of(on)}
+        assert steps["Age and NI category"].startswith(
+            f"C: aged 67 on the pay date, over State Pension age (reached on {pay_date.day} {pay_date:%B %Y})")
+        assert "not an eligible jobholder" in steps["Pension assessment"]
+
+
+def test_someone_born_6_may_1960_is_category_c_since_6_july_2026(money_app, monkeypatch):
+    with money_app.app_context():
+        ts = _sophie_last()
+        ts.employment.pa_date_of_birth = date(1960, 5, 6)  # 66 and 2 months: State Pension age on 6 July 2026
+        db.session.commit()
+        spy = Spy(monkeypatch)
+        payslip = _build(ts).payslips[0]
+        assert payslip.pay_date >= date(2026, 7, 6) and spy.inputs[0].state_pension_age_reached is True
+        assert (payslip.ni_category, payslip.employee_ni_pence) == ("C", 0)
+        steps = {s["label"]: s["detail"] for s in pay_runs.steps_of(payslip)}
+        assert "(reached on 6 July 2026)" in steps["Age and NI category"]
+        # Born 6 March 1961: 67, on 6 March 2028; not reached yet, and the step says when it is.
+        ts.employment.pa_date_of_birth = date(1961, 3, 6)  # 67 on 6 March 2028
+        db.session.commit()
+        payslip = _build(ts).payslips[0]
+        assert payslip.ni_category == "A" and payslip.employee_ni_pence > 0
+        steps = {s["label"]: s["detail"] for s in pay_runs.steps_of(payslip)}
+        assert steps["Age and NI category"].endswith("; State Pension age is reached on 6 March 2028")
+
+
+def test_student_loans_and_attachments_of_earnings_are_warnings_that_do_not_stop_approval(money_app):
+    from portal.models.employing import PostgraduateLoan, StudentLoan
+
+    with money_app.app_context():
+        ts = _sophie_last()
+        employment = ts.employment
+        employment.student_loan, employment.postgraduate_loan = StudentLoan.PLAN_2, PostgraduateLoan.YES
+        employment.attachment_of_earnings = True
+        db.session.commit()
+        run = _build(ts)
+        payslip = run.payslips[0]
+        assert payslip.problems == ""
+        assert payslip.outside_deductions == "Plan 2 student loan; Postgraduate Loan; attachment of earnings order"
+        [warning] = pay_runs.warnings_of(payslip)
+        assert warning.startswith("Sophie Clarke: deductions for the Plan 2 student loan, Postgraduate Loan and attachment of "
+                                  "earnings order are not worked out by the portal")
+        assert "the net pay on this payslip is before them" in warning
+        flagged = [s for s in pay_runs.steps_of(payslip) if s.get("flag")]
+        assert any(s["label"] == "Deductions not worked out by the portal" for s in flagged)
+        run_id, payslip_id = run.id, payslip.id
+    lee = money_app.test_client()
+    sign_in(lee, LEE)
+    page = get_page(lee, f"/payroll/runs/{run_id}")
+    warnings = page.soup.select_one("[data-warnings]").get_text(" ", strip=True)
+    assert "1 payslip needs something done outside the portal" in warnings and "Plan 2 student loan" in warnings
+    assert page.soup.select_one("[data-problems]") is None and page.soup.select_one("[data-approve-form]") is not None
+    breakdown = get_page(lee, f"/payroll/runs/{run_id}/payslips/{payslip_id}")
+    assert "attachment of earnings order" in breakdown.soup.select_one("[data-warnings]").get_text()
+    with money_app.app_context():
+        run = _approve(run)
+        assert run.status == PayRunStatus.APPROVED
+        assert _items(run.id)  # approved: the money is expected as usual
+    response = lee.get(f"/payroll/runs/{run_id}.csv")
+    assert "Plan 2 student loan; Postgraduate Loan; attachment of earnings order" in response.data.decode("utf-8-sig")
+    sophie = money_app.test_client()
+    sign_in(sophie, SOPHIE)
+    notice = get_page(sophie, f"/payslips/{payslip_id}").soup.select_one("[data-outside-deductions]").get_text(" ", strip=True)
+    assert ("Deductions for the Plan 2 student loan, Postgraduate Loan and attachment of earnings order are not on this "
+            "payslip") in notice
+
+
+@pytest.mark.parametrize("student, postgraduate, order, outside, warned", [
+    ("NONE", "NO", False, "", []),
+    (None, None, False, "", []),  # not recorded yet: nothing to say on the payslip (the record shows it)
+    ("NOT_KNOWN", None, False, "", ["not known whether they repay a student loan"]),
+    ("NONE", "NOT_KNOWN", False, "", ["not known whether they repay a Postgraduate Loan"]),
+    ("PLAN_1", "NO", False, "Plan 1 student loan", ["deductions for the Plan 1 student loan are"]),
+    (None, None, True, "attachment of earnings order", ["deductions for the attachment of earnings order are"]),
+])
+def test_which_loans_are_flagged(money_app, student, postgraduate, order, outside, warned):
+    from portal.models.employing import PostgraduateLoan, StudentLoan
+
+    with money_app.app_context():
+        ts = _sophie_last()
+        employment = ts.employment
+        employment.student_loan = StudentLoan[student] if student else None
+        employment.postgraduate_loan = PostgraduateLoan[postgraduate] if postgraduate else None
+        employment.attachment_of_earnings = order
+        db.session.commit()
+        payslip = _build(ts).payslips[0]
+        assert payslip.outside_deductions == outside and payslip.problems == ""
+        found = pay_runs.warnings_of(payslip)
+        assert len(found) == len(warned) and all(words in text for words, text in zip(warned, found, strict=True))
+
+
+def test_a_reversal_takes_back_the_ni_earnings_and_keeps_the_p45_figures(money_app):
+    with money_app.app_context():
+        ts = _sophie_last()
+        first = _build(ts)
+        _p45(ts.employment, first.tax_year_start, 24192 * first.tax_period + 10000, 5000)
+        run = _approve(_build(ts))
+        original = run.payslips[0]
+        assert original.ni_earnings_at_lel_pence == 25800  # fortnightly LEL, £258
+        reversal = pay_runs.reverse(run.id, _user(KIM))
+        db.session.commit()
+        [negated] = reversal.payslips
+        assert (negated.ni_earnings_at_lel_pence, negated.ni_earnings_lel_to_pt_pence, negated.ni_earnings_pt_to_uel_pence) == (
+            -original.ni_earnings_at_lel_pence, -original.ni_earnings_lel_to_pt_pence, -original.ni_earnings_pt_to_uel_pence)
+        assert (negated.previous_pay_pence, negated.previous_tax_pence) == (original.previous_pay_pence, original.previous_tax_pence)

@@ -18,6 +18,7 @@ software uses):
 """
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -33,6 +34,7 @@ from portal.services.payroll_calc import (
     rolled_up_holiday_pence,
     ssp_daily_pence,
     ssp_for_days_pence,
+    state_pension_date,
 )
 
 YEARLY_2026 = dict(
@@ -636,3 +638,143 @@ def test_holiday_accrual_and_rolled_up_pay():
     assert rolled_up_holiday_pence(WEEKLY, 10000) == 1207
     # A different rate row gives a different figure: 10% of £250 = £25.00.
     assert rolled_up_holiday_pence(replace(WEEKLY, holiday_accrual_bp=1000), 25000) == 2500
+
+
+# ---------------------------------------------------------------------------------------------------
+# A new starter's P45 from a previous job this tax year (HMRC: the previous pay and tax are added to
+# the pay and tax to date on the cumulative basis; a week 1 / month 1 code ignores them)
+
+
+def test_p45_pay_and_tax_are_added_to_the_cumulative_to_date_figures():
+    # Weekly, week 10, 1257L cumulative, first pay here £500; the P45 shows £3,000 pay and £100 tax.
+    # Pay to date £3,000 + £0 + £500 = £3,500; tax-free pay £241.92 x 10 = £2,419.20; taxable £1,080.80
+    # -> £1,080; basic band to date £37,700 x 10 / 52 = £7,250: £1,080 x 20% = £216.00 due to date;
+    # £100.00 already taken (on the P45): £116.00 this week. NI is per period: (£500 - £242) x 8% = £20.64.
+    pay = pay_input(WEEKLY, tax_period=10, taxable_pay_pence=50000, previous_employment_pay_pence=300000,
+                    previous_employment_tax_pence=10000)  # fmt: skip
+    figures = calculate(pay)
+    assert figures.tax_pence == 11600 and figures.employee_ni_pence == 2064
+    assert (figures.previous_pay_used_pence, figures.previous_tax_used_pence) == (300000, 10000)
+    steps = {step.label: step for step in figures.steps}
+    assert steps["Pay and tax from the P45 (previous job)"].detail.startswith("£3,000.00 pay, £100.00 tax, added to")
+    assert steps["Taxable pay to date"].detail == "£3,000.00 from the P45 + £0.00 before this period + £500.00 now = £3,500.00"
+    assert steps["Tax this period"].detail == (
+        "£216.00 due to date - £100.00 already taken (£100.00 on the P45 + £0.00 by this employer) = £116.00")
+    # Without the P45 the same week takes no tax: £500 is under the £2,419.20 tax-free to date.
+    assert calculate(replace(pay, previous_employment_pay_pence=0, previous_employment_tax_pence=0)).tax_pence == 0
+
+
+def test_p45_figures_stay_in_every_later_cumulative_period():
+    # Week 11: £500 more; this employer took £116.00 in week 10 on £500. Pay to date £3,000 + £500 + £500
+    # = £4,000; tax-free £241.92 x 11 = £2,661.12; taxable £1,338.88 -> £1,338 x 20% = £267.60 (band to
+    # date £7,975); already taken £100 + £116 = £216.00: £51.60, the tax on £500 a week in week 1.
+    figures = calculate(pay_input(WEEKLY, tax_period=11, taxable_pay_pence=50000, ytd_taxable_before_pence=50000,
+                                  ytd_tax_before_pence=11600, previous_employment_pay_pence=300000,
+                                  previous_employment_tax_pence=10000))  # fmt: skip
+    assert figures.tax_pence == 5160
+
+
+def test_p45_tax_more_than_due_to_date_is_refunded():
+    # As the first P45 example but £700 tax on the P45: £216.00 due to date - £700.00 = -£484.00, refunded.
+    figures = calculate(pay_input(WEEKLY, tax_period=10, taxable_pay_pence=50000, previous_employment_pay_pence=300000,
+                                  previous_employment_tax_pence=70000))  # fmt: skip
+    assert figures.tax_pence == -48400
+    assert figures.net_pence == 50000 + 48400 - 2064
+
+
+def test_p45_figures_are_not_used_on_week1_month1():
+    # 1257L week 1 on £500: £51.60, as the first worked example, whatever the P45 says.
+    figures = calculate(pay_input(WEEKLY, tax_period=10, week1_month1=True, taxable_pay_pence=50000,
+                                  previous_employment_pay_pence=300000, previous_employment_tax_pence=10000))  # fmt: skip
+    assert figures.tax_pence == 5160
+    assert (figures.previous_pay_used_pence, figures.previous_tax_used_pence) == (0, 0)
+    detail = next(step.detail for step in figures.steps if step.label == "Pay and tax from the P45 (previous job)")
+    assert detail.startswith("£3,000.00 pay, £100.00 tax: not used")
+    # A code carrying M1 itself is the same.
+    monthly = calculate(pay_input(MONTHLY, tax_period=4, tax_code="1257L M1", taxable_pay_pence=200000,
+                                  previous_employment_pay_pence=600000, previous_employment_tax_pence=50000))  # fmt: skip
+    # Month 1: £2,000 - £1,048.26 = £951.74 -> £951 x 20% = £190.20.
+    assert monthly.tax_pence == 19020 and monthly.previous_pay_used_pence == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# NI earnings for the P60's NI table (HMRC: at the LEL where earnings reach it, then above the LEL up to
+# and including the PT, then above the PT up to and including the UEL; nothing below the LEL)
+
+
+@pytest.mark.parametrize(
+    "rates, pay, bands",
+    [
+        (WEEKLY, 50000, (12900, 11300, 25800)),  # £129; £242 - £129 = £113; £500 - £242 = £258
+        (WEEKLY, 12900, (12900, 0, 0)),  # exactly the LEL: it counts
+        (WEEKLY, 12899, (0, 0, 0)),  # a penny under: nothing recorded
+        (WEEKLY, 24200, (12900, 11300, 0)),  # exactly the PT
+        (WEEKLY, 24201, (12900, 11300, 1)),
+        (WEEKLY, 100000, (12900, 11300, 72500)),  # capped at the UEL: £967 - £242 = £725
+        (MONTHLY, 200000, (55900, 48900, 95200)),  # £559; £1,048 - £559 = £489; £2,000 - £1,048 = £952
+        (FORTNIGHTLY, 71000, (25800, 22600, 22600)),  # £258; £484 - £258 = £226; £710 - £484 = £226
+        (WEEKLY, -5000, (0, 0, 0)),  # a correction taking back more than the period pays
+    ],
+)
+def test_ni_earnings_bands_for_the_p60(rates, pay, bands):
+    figures = calculate(pay_input(rates, taxable_pay_pence=pay))
+    assert (figures.ni_earnings_at_lel_pence, figures.ni_earnings_lel_to_pt_pence, figures.ni_earnings_pt_to_uel_pence) == bands
+
+
+def test_ni_earnings_are_recorded_for_categories_m_and_c_too():
+    # Under 21 and over State Pension age pay less NI (or none) but their earnings are still recorded.
+    young = calculate(pay_input(WEEKLY, age=20, taxable_pay_pence=50000))
+    older = calculate(pay_input(WEEKLY, age=67, state_pension_age_reached=True, taxable_pay_pence=50000))
+    for figures, letter in ((young, "M"), (older, "C")):
+        assert figures.ni_category == letter
+        assert (figures.ni_earnings_at_lel_pence, figures.ni_earnings_lel_to_pt_pence, figures.ni_earnings_pt_to_uel_pence) == (
+            12900, 11300, 25800)
+    detail = next(step.detail for step in older.steps if step.label == "NI earnings for the P60")
+    assert detail.startswith("category C: £129.00 at the lower earnings limit; £113.00 above it")
+
+
+# ---------------------------------------------------------------------------------------------------
+# State Pension age from the date of birth (Pensions Acts 2007, 2011 and 2014; DWP's published table)
+
+
+@pytest.mark.parametrize(
+    "born, reached",
+    [
+        (date(1960, 4, 5), date(2026, 4, 5)),  # the last of the 66s
+        (date(1960, 4, 6), date(2026, 5, 6)),  # 66 and 1 month
+        (date(1960, 5, 5), date(2026, 6, 5)),  # still 66 and 1 month (6 April to 5 May 1960)
+        (date(1960, 5, 6), date(2026, 7, 6)),  # 66 and 2 months (6 May to 5 June 1960)
+        (date(1960, 12, 31), date(2027, 9, 30)),  # 66 and 9 months: no 31 September, so the 30th (DWP)
+        (date(1961, 1, 31), date(2027, 11, 30)),  # 66 and 10 months
+        (date(1961, 3, 5), date(2028, 2, 5)),  # 66 and 11 months, the last of the months
+        (date(1961, 3, 6), date(2028, 3, 6)),  # 67
+        (date(1964, 2, 29), date(2031, 2, 28)),  # 67, in a year with no 29 February
+        (date(1977, 4, 5), date(2044, 4, 5)),  # the last of the 67s
+        (date(1977, 4, 6), date(2044, 5, 6)),  # Pensions Act 2007: fixed dates two months apart
+        (date(1978, 4, 5), date(2046, 3, 6)),
+        (date(1978, 4, 6), date(2046, 4, 6)),  # 68
+        (date(1954, 10, 6), date(2020, 10, 6)),  # 66
+        (date(1954, 10, 5), date(2020, 9, 6)),  # Pensions Act 2011: 6 September to 5 October 1954
+        (date(1953, 12, 6), date(2019, 3, 6)),  # the first of the 2011 dates
+        (date(1954, 1, 5), date(2019, 3, 6)),  # 6 December 1953 to 5 January 1954
+        (date(1954, 1, 6), date(2019, 5, 6)),
+        (date(1953, 12, 5), date(2018, 12, 5)),  # before: the 65th birthday, the latest it could be
+    ],
+)
+def test_state_pension_date(born, reached):
+    assert state_pension_date(born) == reached
+
+
+def test_someone_born_6_may_1960_pays_no_employee_ni_from_6_july_2026():
+    born = date(1960, 5, 6)
+    # The day before: category A, (£500 - £242) x 8% = £20.64; an eligible jobholder at 66.
+    before = calculate(pay_input(WEEKLY, age=66, taxable_pay_pence=50000,
+                                 state_pension_age_reached=date(2026, 7, 5) >= state_pension_date(born)))
+    assert (before.ni_category, before.employee_ni_pence, before.pension_eligible) == ("A", 2064, True)
+    # On the day: category C, no employee NI; the employer's (£500 - £96) x 15% = £60.60 is still due;
+    # not an eligible jobholder.
+    on = calculate(pay_input(WEEKLY, age=66, taxable_pay_pence=50000,
+                             state_pension_age_reached=date(2026, 7, 6) >= state_pension_date(born)))
+    assert (on.ni_category, on.employee_ni_pence, on.employer_ni_before_allowance_pence, on.pension_eligible) == (
+        "C", 0, 6060, False)
+    assert on.net_pence == 50000 - 5160  # tax only: week 1 1257L on £500

@@ -558,3 +558,123 @@ def test_render_run_streams_one_payslip_at_a_time(app, payroll, tmp_path):
     assert max(lines_held for _, lines_held in held) == 2
     print(f"\nrender_run over {count} payslips (render stubbed): peak traced memory {peak / 1024:.0f} KiB")
     assert peak < 8 * 1024 * 1024
+
+
+# Year-end figures: a previous job's P45, the NI table, totals on a leaver's P45 ---------------------------
+
+
+def test_p60_figures_show_previous_employments_this_employment_and_the_years_total(app, payroll, tmp_path):
+    with app.app_context():
+        # Payroll used a P45 from a job Sophie left in May (£9,000.00 pay, £300.00 tax) on both payslips.
+        for key in ("s1", "s2"):
+            slip = db.session.get(Payslip, payroll[key])
+            slip.previous_pay_pence, slip.previous_tax_pence = 900_000, 30_000
+        db.session.commit()
+    client = _client(app, "sophie.pa@example.org")
+    text = _pdf_text(client.get(f"/payslips/year-end/2026/{payroll['sophie_amina']}.pdf").data, tmp_path, "p60.pdf")
+    assert re.search(r"Pay in previous employments\s+£9,000\.00", text)
+    assert re.search(r"Tax deducted in previous employments\s+£300\.00", text)
+    # This employment's own: S2's year to date (£11,989.20, £1,239.40), as before.
+    assert re.search(r"Pay in this employment\s+£11,989\.20", text)
+    assert re.search(r"Tax deducted in this employment\s+£1,239\.40", text)
+    assert re.search(r"Total pay for the year\s+£20,989\.20", text)  # £9,000.00 + £11,989.20
+    assert re.search(r"Total tax for the year\s+£1,539\.40", text)  # £300.00 + £1,239.40
+    # With Grace no P45 was used: previous employments are £0.00 and the totals are this employment's.
+    text = _pdf_text(client.get(f"/payslips/year-end/2025/{payroll['sophie_grace']}.pdf").data, tmp_path, "p60b.pdf")
+    assert re.search(r"Pay in previous employments\s+£0\.00", text)
+    assert re.search(r"Total pay for the year\s+£3,120\.00", text)
+
+
+def test_the_p60_ni_table_adds_up_each_category_in_whole_pounds(app, payroll, tmp_path):
+    with app.app_context():
+        # Fortnightly thresholds: LEL £258, PT £484. S1 £710.00: £258, £226, £226.00; S2 £629.20: £258, £226, £145.20.
+        for key, bands in (("s1", (25800, 22600, 22600)), ("s2", (25800, 22600, 14520))):
+            slip = db.session.get(Payslip, payroll[key])
+            slip.ni_earnings_at_lel_pence, slip.ni_earnings_lel_to_pt_pence, slip.ni_earnings_pt_to_uel_pence = bands
+        # A category C payslip between them (the PA past State Pension age): its own line, no employee NI.
+        s1 = db.session.get(Payslip, payroll["s1"])
+        run = PayRun(run_key="bp:f:extra", provider_id=db.session.get(PayRun, s1.run_id).provider_id, pay_period=PayPeriod.FORTNIGHTLY,
+                     period_start=date(2026, 10, 19), period_end=date(2026, 11, 1), pay_date=date(2026, 11, 6),
+                     tax_year_start=date(2026, 4, 6), tax_period=31, status=PayRunStatus.APPROVED, created_by_id=payroll["kim"],
+                     approved_by_id=payroll["kim"])
+        db.session.add(run)
+        db.session.flush()
+        db.session.add(Payslip(run_id=run.id, employment_id=s1.employment_id, pa_id=s1.pa_id, employer_id=s1.employer_id,
+                               tax_year_start=run.tax_year_start, tax_period=31, pay_date=run.pay_date, tax_code="1257L",
+                               ni_category="C", gross_pence=59099, net_pence=59099, ni_earnings_at_lel_pence=25800,
+                               ni_earnings_lel_to_pt_pence=22600, ni_earnings_pt_to_uel_pence=10699))
+        db.session.commit()
+    client = _client(app, "sophie.pa@example.org")
+    response = client.get(f"/payslips/year-end/2026/{payroll['sophie_amina']}.pdf")
+    text = _pdf_text(response.data, tmp_path, "p60.pdf")
+    assert "National Insurance contributions in this employment" in text
+    # A: £516 at the LEL; £452 to the PT; £371.20 above it, printed £371 (the pence dropped); NI £37.12 + £27.14.
+    assert re.search(r"\bA\s+£516\s+£452\s+£371\s+£64\.26", text), text
+    # C: £258, £226, £106.99 printed £106, no employee NI.
+    assert re.search(r"\bC\s+£258\s+£226\s+£106\s+£0\.00", text), text
+
+
+def test_the_p60_ni_table_takes_a_reversal_off(app, payroll):
+    from portal.services import payslips as service
+
+    with app.app_context():
+        s1 = db.session.get(Payslip, payroll["s1"])
+        s1.ni_earnings_at_lel_pence, s1.ni_earnings_lel_to_pt_pence, s1.ni_earnings_pt_to_uel_pence = 25800, 22600, 22600
+        original = db.session.get(PayRun, s1.run_id)
+        run = PayRun(run_key=f"reversal:{original.id}", kind=PayRunKind.REVERSAL, provider_id=original.provider_id,
+                     pay_period=original.pay_period, period_start=original.period_start, period_end=original.period_end,
+                     pay_date=date(2026, 11, 20), tax_year_start=date(2026, 4, 6), tax_period=33, status=PayRunStatus.APPROVED,
+                     reverses_run_id=original.id, created_by_id=payroll["kim"], approved_by_id=payroll["kim"])
+        db.session.add(run)
+        db.session.flush()
+        db.session.add(Payslip(run_id=run.id, employment_id=s1.employment_id, pa_id=s1.pa_id, employer_id=s1.employer_id,
+                               tax_year_start=s1.tax_year_start, tax_period=33, pay_date=run.pay_date, tax_code="1257L",
+                               employee_ni_pence=-3712, ni_earnings_at_lel_pence=-25800, ni_earnings_lel_to_pt_pence=-22600,
+                               ni_earnings_pt_to_uel_pence=-22600))
+        db.session.commit()
+        employment = db.session.get(Employment, payroll["sophie_amina"])
+        [row] = service.p60_figures(employment, date(2026, 4, 6)).ni_table
+        # S1 taken back: only S2 is left (its bands are 0 in this set-up), and S2's NI £27.14.
+        assert (row.category, row.at_lel_pence, row.lel_to_pt_pence, row.pt_to_uel_pence, row.employee_ni_pence) == ("A", 0, 0, 0, 2714)
+
+
+def test_a_leavers_p45_gives_totals_to_date_with_the_previous_employment_on_the_cumulative_basis(app, payroll, tmp_path):
+    with app.app_context():
+        j1 = db.session.get(Payslip, payroll["j1"])
+        j1.week1_month1 = False
+        j1.previous_pay_pence, j1.previous_tax_pence = 500_000, 60_000
+        db.session.commit()
+    client = _client(app, "amina@example.org")
+    text = _pdf_text(client.get(f"/payslips/leaver/{payroll['joan']}.pdf").data, tmp_path, "p45.pdf")
+    assert re.search(r"Total pay to date\s+£8,145\.73", text)  # £5,000.00 + £3,145.73
+    assert re.search(r"Total tax to date\s+£1,229\.14", text)  # £600.00 + £629.14
+    assert re.search(r"Pay in this employment\s+£3,145\.73", text)
+    assert re.search(r"Tax deducted in this employment\s+£629\.14", text)
+
+
+def test_a_leavers_p45_on_week1_has_no_totals_to_date(app, payroll, tmp_path):
+    client = _client(app, "amina@example.org")
+    text = _pdf_text(client.get(f"/payslips/leaver/{payroll['joan']}.pdf").data, tmp_path, "p45.pdf")
+    assert "Total pay to date" not in text and "Total tax to date" not in text
+    assert "No total pay or tax to date" in text
+    assert re.search(r"Pay in this employment\s+£3,145\.73", text)
+
+
+def test_a_payslip_says_which_deductions_are_made_outside_the_portal_and_its_ni_category(app, payroll, tmp_path):
+    with app.app_context():
+        slip = db.session.get(Payslip, payroll["s2"])
+        slip.outside_deductions = "Plan 2 student loan; attachment of earnings order"
+        slip.ni_category = "C"
+        db.session.commit()
+    client = _client(app, "sophie.pa@example.org")
+    page = get_page(client, f"/payslips/{payroll['s2']}")
+    notice = page.soup.select_one("[data-outside-deductions]").get_text(" ", strip=True)
+    assert ("Deductions for the Plan 2 student loan and attachment of earnings order are not on this payslip: the payroll "
+            "service works them out and takes them separately, so the net pay shown here is before them.") in notice
+    details = {row["data-detail"]: row.td.get_text(" ", strip=True) for row in page.soup.select("[data-detail]")}
+    assert details["ni-category"] == "C (over State Pension age)"
+    words = " ".join(_pdf_text(client.get(f"/payslips/{payroll['s2']}.pdf").data, tmp_path, layout=False).split())
+    assert "Deductions for the Plan 2 student loan and attachment of earnings order are not on this payslip" in words
+    assert "C (over State Pension age)" in words
+    # S1 has none: no notice.
+    assert get_page(client, f"/payslips/{payroll['s1']}").soup.select_one("[data-outside-deductions]") is None

@@ -45,6 +45,26 @@ class StarterDeclaration(enum.StrEnum):
     C = "C: I have another job or a pension"
 
 
+class StudentLoan(enum.StrEnum):
+    """Which student loan HMRC (a start notice) or the PA (the starter checklist) says is being repaid.
+    The portal does not work out the deductions: payroll flags them to be made outside it."""
+
+    NONE = "no student loan"
+    PLAN_1 = "Plan 1"
+    PLAN_2 = "Plan 2"
+    PLAN_4 = "Plan 4"
+    PLAN_5 = "Plan 5"
+    NOT_KNOWN = "not known"
+
+
+class PostgraduateLoan(enum.StrEnum):
+    """A Postgraduate Loan is repaid alongside any Plan 1, 2, 4 or 5 loan, so it is a second answer."""
+
+    NO = "no"
+    YES = "yes"
+    NOT_KNOWN = "not known"
+
+
 class Relationship(enum.StrEnum):
     """How the PA is related to the employer. 'Close family' is what the 2014 Regulations catch."""
 
@@ -103,6 +123,16 @@ class Employment(db.Model):
     right_to_work_seen_on: Mapped[date | None] = mapped_column(Date)
     pension_assessed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # From the P45 the PA handed in from their previous job (migration 0018): pay and tax to date in the
+    # tax year of the leaving date, used by payroll on the cumulative basis in that tax year.
+    p45_pay_to_date_pence: Mapped[int | None] = mapped_column(Integer)
+    p45_tax_to_date_pence: Mapped[int | None] = mapped_column(Integer)
+    p45_leaving_date: Mapped[date | None] = mapped_column(Date)
+    # Deductions the portal does not work out: flagged on every payslip, made outside the portal.
+    # None: not recorded yet.
+    student_loan: Mapped[StudentLoan | None] = mapped_column(_enum(StudentLoan, 20))
+    postgraduate_loan: Mapped[PostgraduateLoan | None] = mapped_column(_enum(PostgraduateLoan, 12))
+    attachment_of_earnings: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     pa: Mapped[Person] = relationship(foreign_keys=[pa_id])
     employer: Mapped[Recipient] = relationship()

@@ -110,8 +110,25 @@ class Payslip(db.Model):
     ytd_employer_pension_pence: Mapped[int] = mapped_column(Integer, default=0)
     ytd_employment_allowance_pence: Mapped[int] = mapped_column(Integer, default=0)
 
+    # The period's earnings for the P60's NI table, for this payslip's ni_category (migration 0018):
+    # at the lower earnings limit, above it up to the primary threshold, above that up to the upper
+    # earnings limit (all 0 below the LEL; negative in a reversal).
+    ni_earnings_at_lel_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ni_earnings_lel_to_pt_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ni_earnings_pt_to_uel_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Pay and tax to date from a previous job's P45 added to this payslip's cumulative calculation (0 if
+    # none, or on week 1 / month 1). Not part of the year to date above, which is this employer's own.
+    previous_pay_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    previous_tax_pence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Deductions the portal does not work out, made outside it ("Plan 2 student loan; attachment of
+    # earnings order"), shown on the payslip and in the CSV.
+    outside_deductions: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
     # Why approval is refused (below the minimum wage, a code the portal cannot calculate), one per line.
     problems: Mapped[str] = mapped_column(Text, default="")
+    # What the payroll staff must know but which does not refuse approval (a deduction to make outside
+    # the portal), one per line.
+    warnings: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The calculation explained step by step (JSON list of {"label", "detail", "pence"}), for the breakdown page.
     breakdown: Mapped[str] = mapped_column(Text, default="[]")
 

@@ -32,6 +32,7 @@ from portal.models import (
     Timesheet,
     User,
 )
+from portal.models.employing import PostgraduateLoan, StudentLoan
 from portal.services import accounts, local_settings, mail, notifications
 from portal.services.timesheets import approvers as timesheet_approvers
 from portal.services.clock import london_today, utcnow
@@ -185,6 +186,13 @@ class Terms:
     working_time_opt_out: bool = False
     contract_issued_on: date | None = None
     right_to_work_seen_on: date | None = None
+    # The P45 from the PA's previous job (all optional): pay and tax to date, and its leaving date.
+    p45_pay_to_date_pence: int | None = None
+    p45_tax_to_date_pence: int | None = None
+    p45_leaving_date: date | None = None
+    student_loan: StudentLoan | None = None
+    postgraduate_loan: PostgraduateLoan | None = None
+    attachment_of_earnings: bool = False
 
     @classmethod
     def of(cls, employment: Employment) -> "Terms":
@@ -254,6 +262,8 @@ def _checked_terms(terms: Terms, today: date) -> Terms:
         if value is not None and value > today:
             refuse(name, f"The {what} must be today or in the past")
 
+    problems.extend(_p45_problems(terms, today))
+
     relationship = terms.relationship_to_employer
     caught = relationship == Relationship.PARTNER or (relationship.is_close_family and terms.same_household)
     agreed_by = (terms.council_agreed_by or "").strip()
@@ -271,6 +281,48 @@ def _checked_terms(terms: Terms, today: date) -> Terms:
         raise EmploymentError(problems[0][1], problems=problems)
     return replace(terms, job_title=job_title, ni_number=ni_number, tax_code=tax_code,
                    council_agreed_by=agreed_by, council_agreed_on=agreed_on)
+
+
+def tax_year_start(day: date) -> date:
+    """6 April of the tax year that holds the day."""
+    start = date(day.year, 4, 6)
+    return start if day >= start else date(day.year - 1, 4, 6)
+
+
+def _p45_problems(terms: Terms, today: date) -> list[tuple[str, str]]:
+    """The P45 from the previous job: figures not negative, tax no more than the pay, and a leaving date
+    (needed with figures, to know their tax year) not in the future and in the tax year this job starts
+    in: a P45 from an earlier tax year carries nothing into this one (HMRC: use the starter checklist),
+    and a new starter hands in their P45 when they start."""
+    problems = []
+    pay, tax, leaving = terms.p45_pay_to_date_pence, terms.p45_tax_to_date_pence, terms.p45_leaving_date
+    if pay is not None and pay < 0:
+        problems.append(("p45_pay_to_date", "The pay to date from the P45 cannot be less than £0"))
+    if tax is not None and tax < 0:
+        problems.append(("p45_tax_to_date", "The tax to date from the P45 cannot be less than £0. If the P45 shows a "
+                                            "refund, ask the payroll service"))
+    elif tax is not None and pay is None:
+        problems.append(("p45_pay_to_date", "Enter the pay to date from the P45 as well as the tax"))
+    elif tax is not None and pay >= 0 and tax > pay:
+        problems.append(("p45_tax_to_date", "The tax to date from the P45 cannot be more than the pay to date"))
+    if leaving is None:
+        if pay is not None or tax is not None:
+            problems.append(("p45_leaving_date", "Enter the leaving date from the P45, so payroll knows which tax year "
+                                                 "its pay and tax are for"))
+        return problems
+    if leaving > today:
+        problems.append(("p45_leaving_date", "The leaving date on the P45 must be today or in the past"))
+    elif terms.start_date is not None and leaving < tax_year_start(terms.start_date):
+        year = tax_year_start(terms.start_date)
+        problems.append(("p45_leaving_date", f"The leaving date on the P45 must be on or after {long_date(year)}, the start of "
+                                             f"the tax year this job starts in. A P45 from an earlier tax year is not used: "
+                                             "leave the P45 answers blank and answer the starter checklist question"))
+    elif terms.start_date is not None and leaving >= date(tax_year_start(terms.start_date).year + 1, 4, 6):
+        end = date(tax_year_start(terms.start_date).year + 1, 4, 5)
+        problems.append(("p45_leaving_date", f"The leaving date on the P45 must be on or before {long_date(end)}, the end of "
+                                             "the tax year this job starts in: a P45 is handed in when a job starts, so one "
+                                             "from a later job that ended is for that job's own payroll"))
+    return problems
 
 
 def _overlapping(employer_id: int, pa_id: int, start: date, end: date | None, except_id: int | None = None) -> Employment | None:
@@ -458,6 +510,17 @@ def employment_warnings(employment: Employment, today: date | None = None) -> li
     warning = tax_code_warning(employment.tax_code)
     if warning:
         warnings.append(warning)
+    if employment.p45_pay_to_date_pence or employment.p45_tax_to_date_pence:
+        try:
+            code = parse_tax_code(employment.tax_code)
+        except EmploymentError:
+            code = None
+        if code is not None and not code.cumulative:
+            warnings.append("The tax code is on a week 1 / month 1 basis, so payroll does not use the pay and tax to date "
+                            "from the P45: each period's tax is worked out on that period's pay alone.")
+        elif code is None and employment.p45_leaving_date is not None:
+            warnings.append("Record the tax code shown on the P45. Until then payroll uses the emergency code 0T on a week 1 / "
+                            "month 1 basis, which does not use the P45's pay and tax to date.")
     if employment.needs_council_agreement:
         warnings.append(close_family_message(employment))
     return warnings

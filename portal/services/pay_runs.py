@@ -23,15 +23,26 @@ the next run), holiday taken or sickness recorded in the period. Each payslip's 
 
 The tax code is the employment's (a " W1", " M1" or "X" suffix means week 1 / month 1). Without one: a
 new starter (started this tax year) with starter checklist statement A gets 1257L cumulative, B 1257L
-week 1 / month 1, C 0T week 1 / month 1, and none of them 0T week 1 / month 1 (flagged); someone
-employed before this tax year gets the default 1257L (flagged). NI category M under 21 on the pay date,
-A otherwise. Year to date: this employer's approved payslips for the PA in the tax year (each employer is
-its own PAYE scheme); the Employment Allowance left: the annual figure less what the employer's approved
-payslips (and earlier payslips in this run) have claimed. payroll_calc.calculate works out the rest.
+week 1 / month 1, C 0T week 1 / month 1, and none of them 0T week 1 / month 1 (flagged, as is a P45
+recorded without its code); someone employed before this tax year gets the default 1257L (flagged).
+NI category C from the pay date on or after the PA's State Pension age date (payroll_calc.
+state_pension_date, from the date of birth), M under 21 on the pay date, A otherwise. Year to date: this
+employer's approved payslips for the PA in the tax year (each employer is its own PAYE scheme); a
+previous job's P45 in the employment record (pay and tax to date, its leaving date in this tax year)
+is added to the calculation's to-date figures on the cumulative basis in every run of that tax year,
+and kept on the payslip (previous_pay_pence, previous_tax_pence), never in this employer's year to
+date. The Employment Allowance left: the annual figure less what the employer's approved payslips (and
+earlier payslips in this run) have claimed. payroll_calc.calculate works out the rest, including the
+period's earnings for the P60's NI table, stored on the payslip.
 
 A payslip's problems block approval: the calculation's own (a code it cannot work), pay for hours worked
 under the minimum wage for the PA's age band on the pay date (national_rates minimum_wage.*), negative net
-pay, SSP without earnings to average.
+pay, SSP without earnings to average. Its warnings do not: student loan, Postgraduate Loan and attachment
+of earnings deductions recorded on the employment, which the portal does not work out (rates.md: out of
+scope, flagged on the payslip run, never silently ignored), and a loan recorded as "not known". They are
+shown on the run, the breakdown and the payslip, and named in the CSV. Refusing approval instead would
+hold back the pay of every PA in the provider's run, for a deduction the payroll service can make by
+hand; the warning says the net pay is before it.
 
 Rebuilding a draft replaces its payslips (in the caller's transaction) and moves its version on; an
 approved run is never rebuilt. approve() claims the run with one conditional UPDATE (status draft and the
@@ -58,7 +69,17 @@ CSV for the DPSS's submission to HMRC (run_csv): one row per payslip, money in p
     (decimal hours), gross_taxable_pay, non_taxable_pay, holiday_pay, statutory_sick_pay, tax,
     employee_ni, employer_ni (after the allowance), employment_allowance, employee_pension,
     employer_pension, net_pay, ytd_taxable_pay, ytd_tax, ytd_employee_ni, ytd_employer_ni,
-    ytd_employee_pension, ytd_employer_pension, ytd_employment_allowance
+    ytd_employee_pension, ytd_employer_pension, ytd_employment_allowance (the year to date is this
+    employer's only: a previous job's P45 figures are not in it), ni_earnings_at_lel,
+    ni_earnings_lel_to_pt, ni_earnings_pt_to_uel (this period's earnings for the P60's NI table, for the
+    row's ni_category, in pounds and pence: the lower earnings limit itself when the pay reaches it,
+    then the pay above it up to and including the primary threshold, then above that up to and
+    including the upper earnings limit; all 0.00 when the pay is below the lower earnings limit; the
+    year's totals per category, in whole pounds, are the P60 figures), previous_employment_pay,
+    previous_employment_tax (pay and tax to date from a previous job's P45 used in this payslip's
+    cumulative calculation, 0.00 if none or on week 1 / month 1), deductions_outside_portal (student
+    loan, Postgraduate Loan or attachment of earnings order deductions the portal does not work out,
+    separated by "; ", empty if none)
 """
 
 import csv
@@ -103,6 +124,7 @@ from portal.models import (
     TimesheetStatus,
     User,
 )
+from portal.models.employing import PostgraduateLoan, StudentLoan
 from portal.services import notifications, pay_periods, payroll_calc, payroll_rates, timesheets
 from portal.services.clock import utcnow
 from portal.services.cycles import round_half_up_div
@@ -340,11 +362,39 @@ def tax_code_for(employment: Employment, tax_year_start: date) -> TaxCode:
     if declaration == StarterDeclaration.C:
         return TaxCode("0T", True, "New starter without a P45, starter checklist statement C (another job or a pension): "
                                    "0T on a week 1 / month 1 basis.")
+    if employment.p45_leaving_date is not None:
+        return TaxCode("0T", True, "A P45 from the previous job is recorded but not the tax code on it: the emergency code 0T "
+                                   "on a week 1 / month 1 basis until it is. Record the tax code shown on the P45.", flagged=True)
     if employment.start_date >= tax_year_start:
         return TaxCode("0T", True, "New starter with no P45 and no starter checklist: the emergency code 0T on a week 1 / "
                                    "month 1 basis. Ask the PA for their P45 or a starter checklist.", flagged=True)
     return TaxCode("1257L", False, "No tax code is recorded: the default 1257L (cumulative). Record the code HMRC sends.",
                    flagged=True)
+
+
+def previous_employment(employment: Employment, tax_year_start: date) -> tuple[int, int] | None:
+    """(pay, tax) to date from the previous job's P45 in the employment record, when the P45 is for this
+    tax year (its leaving date falls in it) and shows any; else None."""
+    leaving = employment.p45_leaving_date
+    if leaving is None or payroll_rates.tax_year_start(leaving) != tax_year_start:
+        return None
+    pay, tax = employment.p45_pay_to_date_pence or 0, employment.p45_tax_to_date_pence or 0
+    return (pay, tax) if pay or tax else None
+
+
+STUDENT_LOAN_PLANS = (StudentLoan.PLAN_1, StudentLoan.PLAN_2, StudentLoan.PLAN_4, StudentLoan.PLAN_5)
+
+
+def outside_deductions(employment: Employment) -> list[str]:
+    """The deductions the employment record says are due that the portal does not work out."""
+    out = []
+    if employment.student_loan in STUDENT_LOAN_PLANS:
+        out.append(f"{employment.student_loan.value} student loan")
+    if employment.postgraduate_loan == PostgraduateLoan.YES:
+        out.append("Postgraduate Loan")
+    if employment.attachment_of_earnings:
+        out.append("attachment of earnings order")
+    return out
 
 
 def age_on_pay_date(employment: Employment, pay_date: date) -> int | None:
@@ -693,14 +743,28 @@ def _payslip(run: PayRun, period: Period, rates, work: _Work, before: dict, allo
 
     code = tax_code_for(employment, run.tax_year_start)
     step("Which tax code", f"{code.words}. {code.why}", flag=code.flagged)
+    previous = previous_employment(employment, run.tax_year_start)
+    if previous is not None:
+        step("P45 from the previous job", f"The employment record holds the P45 from the job the PA left on "
+                                          f"{employment.p45_leaving_date.day} {employment.p45_leaving_date:%B %Y}: "
+                                          f"{pounds(previous[0])} pay and {pounds(previous[1])} tax to date this tax year")
     age = age_on_pay_date(employment, run.pay_date)
-    category = "M" if age is not None and age < 21 else "A"
+    born = employment.pa_date_of_birth
+    pension_date = payroll_calc.state_pension_date(born) if born is not None else None
+    pension_age = pension_date is not None and run.pay_date >= pension_date
+    when = f"{pension_date.day} {pension_date:%B %Y}" if pension_date else ""
     if age is None:
-        step("Age and NI category", "A: the PA's date of birth is not recorded, so they are treated as 21 or over. "
-                                            "Record it in the employment record.", flag=True)
+        step("Age and NI category", "A: the PA's date of birth is not recorded, so they are treated as 21 or over and under "
+                                    "State Pension age. Record it in the employment record.", flag=True)
+    elif pension_age:
+        step("Age and NI category", f"C: aged {age} on the pay date, over State Pension age (reached on {when}): no employee "
+                                    "NI, the employer's NI is still due, and the PA is not an eligible jobholder for the "
+                                    "workplace pension (they may ask to join)")
     else:
+        category = "M" if age < 21 else "A"
         step("Age and NI category", f"{category}: aged {age} on the pay date"
-                                            + (" (under 21: no employer NI up to the upper earnings limit)" if category == "M" else ""))
+                                    + (" (under 21: no employer NI up to the upper earnings limit)" if category == "M" else "")
+                                    + (f"; State Pension age is reached on {when}" if age >= 60 else ""))
     step("Year to date before this payslip", f"With this employer this tax year: taxable pay {pounds(before['gross_pence'])}, "
                                              f"tax {pounds(before['tax_pence'])}")
     step("Employment Allowance left", f"{pounds(allowance_left)} of the employer's {pounds(rates.employment_allowance_pence)} "
@@ -710,10 +774,33 @@ def _payslip(run: PayRun, period: Period, rates, work: _Work, before: dict, allo
         rates=rates, tax_period=run.tax_period, tax_code=code.code, week1_month1=code.week1_month1,
         age=age if age is not None else 30, pension_status=employment.pension_status, taxable_pay_pence=taxable,
         non_taxable_pence=non_taxable, ytd_taxable_before_pence=before["gross_pence"], ytd_tax_before_pence=before["tax_pence"],
-        employment_allowance_left_pence=allowance_left))
+        employment_allowance_left_pence=allowance_left, state_pension_age_reached=pension_age,
+        previous_employment_pay_pence=previous[0] if previous else 0,
+        previous_employment_tax_pence=previous[1] if previous else 0))
     for s in figures.steps:
         step(s.label, s.detail, s.pence)
     problems.extend(figures.problems)
+    category = figures.ni_category
+
+    # Deductions the portal does not work out: a warning for the payroll staff, never silently left out.
+    warnings: list[str] = []
+    outside = outside_deductions(employment)
+    if outside:
+        words = _and(outside)
+        them = "it" if len(outside) == 1 else "them"
+        warnings.append(f"{employment.pa.full_name}: deductions for the {words} are not worked out by the portal. The payroll "
+                        f"service must work {them} out, take {them} from the pay and pay {them} over outside the portal: the "
+                        f"net pay on this payslip is before {them}.")
+        step("Deductions not worked out by the portal", f"For the {words} (from the employment record): made outside the "
+                                                        f"portal. The net pay here is before {them}", flag=True)
+    unknown = [what for what, answer in (("a student loan", employment.student_loan == StudentLoan.NOT_KNOWN),
+                                         ("a Postgraduate Loan", employment.postgraduate_loan == PostgraduateLoan.NOT_KNOWN))
+               if answer]
+    if unknown:
+        warnings.append(f"{employment.pa.full_name}'s employment record says it is not known whether they repay "
+                        f"{' or '.join(unknown)}. Ask them (HMRC's starter checklist asks) and record the answer: a loan "
+                        "to repay is deducted outside the portal.")
+        step("Student loans", f"Not known whether the PA repays {' or '.join(unknown)}: ask them and record it", flag=True)
     if figures.pension_eligible and employment.pension_status == PensionStatus.NOT_ASSESSED:
         step("Pension", "The PA is an eligible jobholder this period: enrol them in the workplace pension and record it in "
                         "the employment record.", flag=True)
@@ -758,7 +845,10 @@ def _payslip(run: PayRun, period: Period, rates, work: _Work, before: dict, allo
         ytd_employee_pension_pence=before["employee_pension_pence"] + figures.employee_pension_pence,
         ytd_employer_pension_pence=before["employer_pension_pence"] + figures.employer_pension_pence,
         ytd_employment_allowance_pence=before["employment_allowance_pence"] + figures.employment_allowance_pence,
-        problems="\n".join(problems), breakdown=json.dumps(steps),
+        ni_earnings_at_lel_pence=figures.ni_earnings_at_lel_pence, ni_earnings_lel_to_pt_pence=figures.ni_earnings_lel_to_pt_pence,
+        ni_earnings_pt_to_uel_pence=figures.ni_earnings_pt_to_uel_pence, previous_pay_pence=figures.previous_pay_used_pence,
+        previous_tax_pence=figures.previous_tax_used_pence, outside_deductions="; ".join(outside)[:200],
+        problems="\n".join(problems), warnings="\n".join(warnings), breakdown=json.dumps(steps),
     )
     payslip.lines = [PayslipLine(kind=line.kind, description=line.description[:200], quantity=line.quantity,
                                  rate_pence=line.rate_pence, amount_pence=line.amount_pence, taxable=line.taxable,
@@ -772,6 +862,15 @@ def steps_of(payslip: Payslip) -> list[dict]:
 
 def problems_of(payslip: Payslip) -> list[str]:
     return [p for p in (payslip.problems or "").split("\n") if p]
+
+
+def warnings_of(payslip: Payslip) -> list[str]:
+    """What the payroll staff must see but which does not refuse approval (deductions made outside the portal)."""
+    return [w for w in (payslip.warnings or "").split("\n") if w]
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _ask_for_approval(run: PayRun, builder: User) -> None:
@@ -1016,7 +1115,11 @@ def reverse(run_id: int, user: User) -> PayRun:
             ytd_employee_pension_pence=before["employee_pension_pence"] - p.employee_pension_pence,
             ytd_employer_pension_pence=before["employer_pension_pence"] - p.employer_pension_pence,
             ytd_employment_allowance_pence=before["employment_allowance_pence"] - p.employment_allowance_pence,
-            problems="",
+            ni_earnings_at_lel_pence=-p.ni_earnings_at_lel_pence, ni_earnings_lel_to_pt_pence=-p.ni_earnings_lel_to_pt_pence,
+            ni_earnings_pt_to_uel_pence=-p.ni_earnings_pt_to_uel_pence,
+            # The P45 figures are to-date figures the original used, not this period's: kept as they were.
+            previous_pay_pence=p.previous_pay_pence, previous_tax_pence=p.previous_tax_pence,
+            outside_deductions=p.outside_deductions, problems="", warnings="",
             breakdown=json.dumps([{"label": "Reversal", "pence": -p.net_pence,
                                    "detail": f"Reverses payslip {p.id} of the {original.pay_period.value} pay run for "
                                              f"{_dates(original.period_start, original.period_end)}: every figure is taken back. "
@@ -1040,6 +1143,8 @@ CSV_HEADER = [
     "gross_taxable_pay", "non_taxable_pay", "holiday_pay", "statutory_sick_pay", "tax", "employee_ni", "employer_ni",
     "employment_allowance", "employee_pension", "employer_pension", "net_pay", "ytd_taxable_pay", "ytd_tax", "ytd_employee_ni",
     "ytd_employer_ni", "ytd_employee_pension", "ytd_employer_pension", "ytd_employment_allowance",
+    "ni_earnings_at_lel", "ni_earnings_lel_to_pt", "ni_earnings_pt_to_uel", "previous_employment_pay", "previous_employment_tax",
+    "deductions_outside_portal",
 ]
 
 
@@ -1068,6 +1173,9 @@ def csv_rows(run: PayRun) -> list[list[str]]:
             employments[p.employment_id].ni_number, p.tax_code, "week1/month1" if p.week1_month1 else "cumulative", p.ni_category,
             run.pay_period.value, year, str(p.tax_period), run.period_start.isoformat(), run.period_end.isoformat(),
             p.pay_date.isoformat(), _hours(p.minutes_worked), *[_decimal_pounds(m) for m in money],
+            *[_decimal_pounds(m) for m in (p.ni_earnings_at_lel_pence, p.ni_earnings_lel_to_pt_pence, p.ni_earnings_pt_to_uel_pence,
+                                           p.previous_pay_pence, p.previous_tax_pence)],
+            p.outside_deductions,
         ])
     return rows
 

@@ -28,11 +28,21 @@ Rounding, and where it comes from:
   accrual down to the minute; rolled-up holiday pay to the nearest penny, half up.
 - Week 53 (54, 56) pay is taxed on the week 1 basis. Scottish (S) codes are not worked out: a
   problem refuses approval. Welsh (C) codes use England's rates (equal in 2026/27).
+- Pay and tax from a previous job's P45 (this tax year) are added to the pay and tax to date on the
+  cumulative basis, as HMRC's new-starter rules say; on the week 1 / month 1 basis they are not used.
+- The P60's NI table: each period's earnings split at the lower earnings limit, the primary threshold
+  and the upper earnings limit (HMRC: "earnings at the LEL, where earnings are equal to or exceed the
+  LEL", then above the LEL up to and including the PT, then above the PT up to and including the UEL),
+  kept to the penny per period; the P60 figures add them up for the year and print whole pounds.
+- State Pension age from the date of birth (state_pension_date): from the pay date on or after it, NI
+  category C (no employee NI, employer NI still due) and not an eligible jobholder for the pension.
 """
 
+import calendar
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from fractions import Fraction
 
 from portal.models.employing import PayPeriod, PensionStatus
@@ -92,10 +102,14 @@ class PayInput:
     ytd_tax_before_pence: int
     employment_allowance_left_pence: int  # what the employer may still claim this tax year
     employment_allowance_claimed: bool = True  # a direct payment employer usually can
-    # Whether the PA has reached State Pension age (no employee NI: category C; not an eligible
-    # jobholder). None: taken as age 66 or over. State Pension age is rising from 66 to 67 for people
-    # born from 6 April 1960, so a caller that knows the date of birth should say.
+    # Whether the PA has reached State Pension age by the pay date (no employee NI: category C; not an
+    # eligible jobholder): state_pension_date(date of birth) <= pay date. None (a caller that does not
+    # know the date of birth): taken as reached at 66, the lowest State Pension age in force now.
     state_pension_age_reached: bool | None = None
+    # Pay and tax to date from the P45 of a previous job this tax year (a new starter who handed one in):
+    # added to the year to date on the cumulative basis, not used on week 1 / month 1.
+    previous_employment_pay_pence: int = 0
+    previous_employment_tax_pence: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,14 @@ class PayFigures:
     employer_pension_pence: int = 0
     pension_eligible: bool = False  # an eligible jobholder this period (to enrol if not yet)
     net_pence: int = 0  # taxable pay - tax - employee NI - employee pension + non-taxable
+    ni_category: str = "A"  # A, M (under 21) or C (over State Pension age)
+    # The period's earnings for the P60's NI table (pence; all 0 when below the lower earnings limit).
+    ni_earnings_at_lel_pence: int = 0
+    ni_earnings_lel_to_pt_pence: int = 0
+    ni_earnings_pt_to_uel_pence: int = 0
+    # The P45 pay and tax actually added to the year to date (0 on the week 1 / month 1 basis).
+    previous_pay_used_pence: int = 0
+    previous_tax_used_pence: int = 0
     steps: list[Step] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why approval must be refused
 
@@ -126,7 +148,7 @@ class PayFigures:
 
 UNDER_21_AGE = 21  # NI category M below this age (employer pays 0% up to the upper earnings limit)
 PENSION_MIN_AGE = 22  # eligible jobholders are 22 to State Pension age
-STATE_PENSION_AGE = 66  # taken when PayInput.state_pension_age_reached is None
+STATE_PENSION_AGE = 66  # only when PayInput.state_pension_age_reached is None (date of birth unknown)
 K_CODE_LIMIT_BP = 5000  # the overriding limit: a K code takes at most 50% of the period's pay
 # Weeks in one pay period: fortnightly pay is taxed on week 2 of the tables when week 1 / month 1
 # applies, 4-weekly on week 4.
@@ -174,6 +196,59 @@ def round_half_up(value: Fraction) -> int:
 
 def _of(pence: int | Fraction, bp: int) -> Fraction:
     return Fraction(pence) * bp / 10000
+
+
+# State Pension age -----------------------------------------------------------------------------------
+
+
+def _add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later, or the last day of that month when it is shorter (as
+    DWP's published dates: born 31 December 1960, 66 years and 9 months, reaches it on 30 September 2027)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _cohort(born: date, first: date) -> int:
+    """Which month-of-birth group, counted from 0, a date of birth falls in: each group runs from the
+    6th of a month to the 5th of the next, the first starting on `first` (a 6th)."""
+    year, month = (born.year, born.month) if born.day >= 6 else (born.year - (born.month == 1), (born.month - 2) % 12 + 1)
+    return (year - first.year) * 12 + month - first.month
+
+
+def state_pension_date(born: date) -> date:
+    """The day a person born on `born` reaches State Pension age (the same for men and women from
+    December 2018), from the Pensions Act 1995 schedule 4 as amended:
+
+    - born 6 October 1954 to 5 April 1960: 66 (Pensions Act 2011);
+    - born 6 April 1960 to 5 March 1961: 66 and 1 to 11 months, one more month for each month of birth
+      from 6 April 1960 (Pensions Act 2014: 6 April to 5 May 1960, 66 and 1 month; 6 February to
+      5 March 1961, 66 and 11 months);
+    - born 6 March 1961 to 5 April 1977: 67 (Pensions Act 2014);
+    - born 6 April 1977 to 5 April 1978: a fixed date from 6 May 2044 to 6 March 2046, two months
+      later for each month of birth; born after: 68 (Pensions Act 2007; under review, no pay date
+      before 2044 depends on it);
+    - born 6 December 1953 to 5 October 1954: a fixed date from 6 March 2019 to 6 September 2020, two
+      months later for each month of birth (Pensions Act 2011);
+    - born before 6 December 1953: the 65th birthday, the latest it could be (women reached it
+      earlier, on dates that depend on sex, which the portal does not record; every one of these
+      dates is before December 2018, so no pay date the portal runs is affected).
+
+    An age of years and months is reached on the same day of the month, or on the month's last day
+    when it has no such day (DWP's published dates)."""
+    if born < date(1953, 12, 6):
+        return _add_months(born, 65 * 12)
+    if born < date(1954, 10, 6):
+        return _add_months(date(2019, 3, 6), 2 * _cohort(born, date(1953, 12, 6)))
+    if born < date(1960, 4, 6):
+        return _add_months(born, 66 * 12)
+    if born < date(1961, 3, 6):
+        return _add_months(born, 66 * 12 + _cohort(born, date(1960, 4, 6)) + 1)
+    if born < date(1977, 4, 6):
+        return _add_months(born, 67 * 12)
+    if born < date(1978, 4, 6):
+        return _add_months(date(2044, 5, 6), 2 * _cohort(born, date(1977, 4, 6)))
+    return _add_months(born, 68 * 12)
 
 
 # Tax codes ------------------------------------------------------------------------------------------
@@ -309,6 +384,9 @@ def _paye(pay: PayInput, figures: PayFigures) -> None:
         # HMRC: pay on week 53 (54 fortnightly, 56 4-weekly) is always taxed on the week 1 basis.
         week1 = True
         steps.append(Step("Week 53", "pay dated in week 53 is taxed on the week 1 basis, whatever the code"))
+    previous_pay, previous_tax = pay.previous_employment_pay_pence, pay.previous_employment_tax_pence
+    p45_label = "Pay and tax from the P45 (previous job)"
+    p45_words = f"{pounds(previous_pay)} pay, {pounds(previous_tax)} tax"
     if week1:
         elapsed = WEEKS_IN_PERIOD[rates.frequency] if periods == 52 else 1
         basis = f"week 1 / month 1 basis: this pay alone, as {week_or_month} {elapsed}"
@@ -316,17 +394,26 @@ def _paye(pay: PayInput, figures: PayFigures) -> None:
     else:
         elapsed = pay.tax_period
         basis = f"cumulative basis: {week_or_month} {elapsed} of the tax year"
-        pay_to_date = pay.ytd_taxable_before_pence + pay.taxable_pay_pence
-        tax_before = pay.ytd_tax_before_pence
+        pay_to_date = previous_pay + pay.ytd_taxable_before_pence + pay.taxable_pay_pence
+        tax_before = previous_tax + pay.ytd_tax_before_pence
+        figures.previous_pay_used_pence, figures.previous_tax_used_pence = previous_pay, previous_tax
     steps.append(Step("Tax code", f"{code.text} on the {basis}"))
+    if previous_pay or previous_tax:
+        if week1:
+            steps.append(Step(p45_label, f"{p45_words}: not used, because the week 1 / month 1 basis works on this "
+                                         "period's pay alone (HMRC: a week 1 / month 1 code ignores the P45's figures)"))
+        else:
+            steps.append(Step(p45_label, f"{p45_words}, added to the pay and tax to date before this job (the "
+                                         "cumulative basis). This employer's own year-to-date figures leave them out"))
     if code.kind == "NT":
         steps.append(Step("Income tax", "code NT: no tax is taken", 0))
         return
     if not week1:
+        earlier = f"{pounds(previous_pay)} from the P45 + " if previous_pay else ""
         steps.append(
             Step(
                 "Taxable pay to date",
-                f"{pounds(pay.ytd_taxable_before_pence)} before this period + {pounds(pay.taxable_pay_pence)} now"
+                f"{earlier}{pounds(pay.ytd_taxable_before_pence)} before this period + {pounds(pay.taxable_pay_pence)} now"
                 f" = {pounds(pay_to_date)}",
                 pay_to_date,
             )
@@ -381,10 +468,12 @@ def _paye(pay: PayInput, figures: PayFigures) -> None:
         steps.append(Step("Tax due to date", words + " (rounded down to the penny)", tax_to_date))
     tax = tax_to_date - tax_before
     if not week1:
+        taken = (f" ({pounds(previous_tax)} on the P45 + {pounds(pay.ytd_tax_before_pence)} by this employer)"
+                 if previous_tax else "")
         steps.append(
             Step(
                 "Tax this period",
-                f"{pounds(tax_to_date)} due to date - {pounds(tax_before)} already taken = {pounds(tax)}"
+                f"{pounds(tax_to_date)} due to date - {pounds(tax_before)} already taken{taken} = {pounds(tax)}"
                 + (" (a refund of tax taken earlier in the year)" if tax < 0 else ""),
                 tax,
             )
@@ -420,8 +509,22 @@ def _ni(pay: PayInput, figures: PayFigures, pension_age: bool) -> None:
     )
     under_21 = pay.age < UNDER_21_AGE
     category = "C" if pension_age else ("M" if under_21 else "A")
+    figures.ni_category = category
     reason = {"A": "21 or over", "M": "under 21", "C": "over State Pension age"}[category]
     steps.append(Step("NI category", f"{category} ({reason}); NI is worked out on this period's pay alone"))
+    at_lel, lel_to_pt, pt_to_uel = ni_earnings_bands(earnings, lel, pt, uel)
+    figures.ni_earnings_at_lel_pence = at_lel
+    figures.ni_earnings_lel_to_pt_pence = lel_to_pt
+    figures.ni_earnings_pt_to_uel_pence = pt_to_uel
+    if at_lel:
+        steps.append(Step(
+            "NI earnings for the P60",
+            f"category {category}: {pounds(at_lel)} at the lower earnings limit; {pounds(lel_to_pt)} above it up to the "
+            f"primary threshold {pounds(pt)}; {pounds(pt_to_uel)} above that up to the upper earnings limit {pounds(uel)}",
+        ))
+    else:
+        steps.append(Step("NI earnings for the P60", f"category {category}: none, the pay is below the lower earnings limit "
+                                                     f"{pounds(lel)}"))
     # Employee (primary) contributions.
     if category == "C":
         employee = 0
@@ -503,6 +606,16 @@ def _ni(pay: PayInput, figures: PayFigures, pension_age: bool) -> None:
                 employer - allowance,
             )
         )
+
+
+def ni_earnings_bands(earnings_pence: int, lel: int, pt: int, uel: int) -> tuple[int, int, int]:
+    """A period's earnings as the P60's NI table records them: (at the lower earnings limit, above it up
+    to and including the primary threshold, above that up to and including the upper earnings limit).
+    HMRC: the LEL column holds the LEL itself "where earnings are equal to or exceed the LEL", and
+    nothing at all is recorded for a period paid below it; earnings above the UEL are not recorded."""
+    if earnings_pence < lel:
+        return 0, 0, 0
+    return lel, min(earnings_pence, pt) - lel, max(min(earnings_pence, uel) - pt, 0)
 
 
 # Pension -------------------------------------------------------------------------------------------

@@ -164,6 +164,19 @@ def tax_period_label(frequency: PayPeriod, period: int) -> str:
     return f"Month {period}" if frequency == PayPeriod.MONTHLY else f"Week {period}"
 
 
+NI_CATEGORIES = {"A": "A (standard)", "M": "M (under 21)", "C": "C (over State Pension age)"}
+
+
+def ni_category_words(letter: str) -> str:
+    return NI_CATEGORIES.get(letter, letter)
+
+
+def whole_pounds(pence: int) -> str:
+    """Whole pounds with the pence dropped (towards zero), as the P60's NI earnings: '£4,004'."""
+    sign = "-" if pence < 0 else ""
+    return f"{sign}£{abs(pence) // 100:,}"
+
+
 def basis_label(week1_month1: bool, frequency: PayPeriod) -> str:
     if week1_month1:
         return "Month 1 (non-cumulative)" if frequency == PayPeriod.MONTHLY else "Week 1 (non-cumulative)"
@@ -343,6 +356,16 @@ class PayslipView:
         return any(line.is_correction for line in self.lines)
 
     @property
+    def ni_category_words(self) -> str:
+        return ni_category_words(self.payslip.ni_category)
+
+    @property
+    def outside_deductions(self) -> str:
+        """'Plan 2 student loan and attachment of earnings order': deductions made outside the portal."""
+        parts = [part for part in (self.payslip.outside_deductions or "").split("; ") if part]
+        return parts[0] if len(parts) == 1 else (", ".join(parts[:-1]) + " and " + parts[-1] if parts else "")
+
+    @property
     def deductions(self) -> list[tuple[str, int]]:
         p = self.payslip
         rows = [("Income tax" if p.tax_pence >= 0 else "Income tax refunded", p.tax_pence),
@@ -501,9 +524,34 @@ def render_run(run_id: int, outdir: Path, batch: int = 100, render=None) -> int:
 # Year end ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NIRow:
+    """One line of the P60's NI table: a category's earnings in the year (pence, shown in whole pounds
+    with the pence dropped, as the P60 prints them) and the employee's NI above the primary threshold."""
+
+    category: str
+    at_lel_pence: int
+    lel_to_pt_pence: int
+    pt_to_uel_pence: int
+    employee_ni_pence: int
+
+    @property
+    def at_lel(self) -> str:
+        return whole_pounds(self.at_lel_pence)
+
+    @property
+    def lel_to_pt(self) -> str:
+        return whole_pounds(self.lel_to_pt_pence)
+
+    @property
+    def pt_to_uel(self) -> str:
+        return whole_pounds(self.pt_to_uel_pence)
+
+
 @dataclass
 class YearEndFigures:
-    """Figures for a P60 (a tax year) or a P45 (a leaver), from the last payslip's year to date."""
+    """Figures for a P60 (a tax year) or a P45 (a leaver), from the last payslip's year to date, the
+    pay and tax from a previous job's P45 that payroll used in the year, and (P60) the NI table."""
 
     employment: Employment
     employer_name: str
@@ -514,6 +562,9 @@ class YearEndFigures:
     last: Payslip | None  # the last approved payslip counted
     frequency: PayPeriod
     leaving_date: date | None = None
+    previous_pay_pence: int = 0  # from the P45 of a job before this one, as payroll used it this year
+    previous_tax_pence: int = 0
+    ni_table: list[NIRow] = field(default_factory=list)  # P60 only
 
     @property
     def tax_year(self) -> str:
@@ -551,12 +602,45 @@ class YearEndFigures:
         return self._ytd("ytd_tax_pence")
 
     @property
-    def rows(self) -> list[tuple[str, int]]:
-        return [("Pay in this employment", self.pay_pence), ("Tax deducted in this employment", self.tax_pence),
-                ("Employee National Insurance", self._ytd("ytd_employee_ni_pence")),
+    def is_p45(self) -> bool:
+        return self.leaving_date is not None
+
+    @property
+    def cumulative(self) -> bool:
+        """Whether the last pay was on the cumulative basis (a week 1 / month 1 code has no totals to date)."""
+        return not (self.last and self.last.week1_month1)
+
+    @property
+    def total_pay_pence(self) -> int:
+        return self.previous_pay_pence + self.pay_pence
+
+    @property
+    def total_tax_pence(self) -> int:
+        return self.previous_tax_pence + self.tax_pence
+
+    @property
+    def pay_rows(self) -> list[tuple[str, int]]:
+        """Pay and tax as HMRC's form sets them out. P60: previous employments, this employment and the
+        year's total. P45: the totals to date (previous employment included; none on week 1 / month 1,
+        as the P45 leaves them blank), then this employment's own."""
+        this = [("Pay in this employment", self.pay_pence), ("Tax deducted in this employment", self.tax_pence)]
+        if self.is_p45:
+            totals = [("Total pay to date", self.total_pay_pence), ("Total tax to date", self.total_tax_pence)]
+            return (totals if self.cumulative else []) + this
+        return [("Pay in previous employments", self.previous_pay_pence),
+                ("Tax deducted in previous employments", self.previous_tax_pence), *this,
+                ("Total pay for the year", self.total_pay_pence), ("Total tax for the year", self.total_tax_pence)]
+
+    @property
+    def other_rows(self) -> list[tuple[str, int]]:
+        return [("Employee National Insurance", self._ytd("ytd_employee_ni_pence")),
                 ("Employee pension contributions", self._ytd("ytd_employee_pension_pence")),
                 ("Employer National Insurance", self._ytd("ytd_employer_ni_pence")),
                 ("Employer pension contributions", self._ytd("ytd_employer_pension_pence"))]
+
+    @property
+    def rows(self) -> list[tuple[str, int]]:
+        return self.pay_rows + self.other_rows
 
 
 def _last_payslip(where) -> Payslip | None:
@@ -565,36 +649,68 @@ def _last_payslip(where) -> Payslip | None:
         .order_by(Payslip.pay_date.desc(), Payslip.id.desc()).limit(1))
 
 
-def _figures(employment: Employment, year_start: date, last: Payslip | None, leaving: date | None) -> YearEndFigures:
+def _figures(employment: Employment, year_start: date, last: Payslip | None, leaving: date | None, where=None) -> YearEndFigures:
     frequency = employment.pay_period
     provider_name = ""
+    previous = (0, 0)
     if last is not None:
         run = db.session.get(PayRun, last.run_id)
         frequency = run.pay_period
         provider_name = db.session.scalar(sa.select(Organisation.name).where(Organisation.id == run.provider_id)) or ""
+        previous = _previous_employment(where)
     return YearEndFigures(employment, employment.employer.full_name, employment.pa.full_name, provider_name,
-                          mask_ni(employment.ni_number), year_start, last, frequency, leaving)
+                          mask_ni(employment.ni_number), year_start, last, frequency, leaving, *previous)
+
+
+def _previous_employment(where) -> tuple[int, int]:
+    """The pay and tax from a previous job's P45 that payroll used in these payslips: those on the latest
+    payslip that used any (every cumulative payslip of the year carries the same figures)."""
+    row = db.session.execute(
+        sa.select(Payslip.previous_pay_pence, Payslip.previous_tax_pence).join(PayRun, PayRun.id == Payslip.run_id)
+        .where(APPROVED, where, sa.or_(Payslip.previous_pay_pence != 0, Payslip.previous_tax_pence != 0))
+        .order_by(Payslip.pay_date.desc(), Payslip.id.desc()).limit(1)).first()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def ni_table(where) -> list[NIRow]:
+    """The P60's NI table: per NI category letter, the year's earnings at the LEL, from the LEL to the
+    primary threshold and from the PT to the upper earnings limit, and the employee's NI, added up over
+    the approved payslips (a reversal's negative figures take back the payslip it reverses)."""
+    rows = db.session.execute(
+        sa.select(Payslip.ni_category, *[sa.func.coalesce(sa.func.sum(column), 0) for column in (
+            Payslip.ni_earnings_at_lel_pence, Payslip.ni_earnings_lel_to_pt_pence, Payslip.ni_earnings_pt_to_uel_pence,
+            Payslip.employee_ni_pence)])
+        .join(PayRun, PayRun.id == Payslip.run_id).where(APPROVED, where)
+        .group_by(Payslip.ni_category).order_by(Payslip.ni_category)).all()
+    return [NIRow(category, int(at_lel), int(lel_to_pt), int(pt_to_uel), int(ni))
+            for category, at_lel, lel_to_pt, pt_to_uel, ni in rows]
 
 
 def p60_figures(employment: Employment, year_start: date) -> YearEndFigures | None:
     """Year-end figures for a PA with an employer for a tax year (each employer is its own PAYE
-    scheme: the YTD on the last payslip of the year with this employer). None: no payslips that year."""
-    last = _last_payslip(sa.and_(Payslip.pa_id == employment.pa_id, Payslip.employer_id == employment.employer_id,
-                                 Payslip.tax_year_start == year_start))
+    scheme: the YTD on the last payslip of the year with this employer), with the pay and tax in
+    previous employments from a P45 and the NI table. None: no payslips that year."""
+    where = sa.and_(Payslip.pa_id == employment.pa_id, Payslip.employer_id == employment.employer_id,
+                    Payslip.tax_year_start == year_start)
+    last = _last_payslip(where)
     if last is None:
         return None
-    return _figures(employment, year_start, last, None)
+    figures = _figures(employment, year_start, last, None, where)
+    figures.ni_table = ni_table(where)
+    return figures
 
 
 def p45_figures(employment: Employment) -> YearEndFigures | None:
-    """A leaver's figures: pay and tax in this employment in the tax year of their last pay, the
-    code and basis it was paid on, the last tax week or month, the leaving date. None: not a leaver."""
+    """A leaver's figures: pay and tax in this employment in the tax year of their last pay, and the
+    totals to date with a previous job's P45 pay and tax (on the cumulative basis), the code and basis
+    it was paid on, the last tax week or month, the leaving date. None: not a leaver."""
     if employment.end_date is None or employment.end_date > london_today():
         return None
     last = _last_payslip(Payslip.employment_id == employment.id)
     if last is None:
         return _figures(employment, tax_year_containing(employment.end_date), None, employment.end_date)
-    return _figures(employment, last.tax_year_start, last, employment.end_date)
+    where = sa.and_(Payslip.employment_id == employment.id, Payslip.tax_year_start == last.tax_year_start)
+    return _figures(employment, last.tax_year_start, last, employment.end_date, where)
 
 
 def year_end_pdf(figures: YearEndFigures, form: str) -> bytes:

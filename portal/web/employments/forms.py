@@ -14,6 +14,7 @@ from wtforms import EmailField, RadioField, StringField, SubmitField, TextAreaFi
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, StopValidation, ValidationError
 
 from portal.models import HolidayMethod, LeaveKind, PayPeriod, PensionStatus, Relationship, StarterDeclaration
+from portal.models.employing import PostgraduateLoan, StudentLoan
 from portal.services import amounts
 from portal.services import employments as service
 from portal.web.budgets.forms import GovDateField, MoneyField, RadiosWidget
@@ -68,6 +69,20 @@ class CoverField(StringField):
         self.pence = pence
 
 
+class P45MoneyField(MoneyField):
+    """Pounds and pence from a P45: a minus sign is refused with its own message, not a format error."""
+
+    def __init__(self, label, *, negative: str, **kwargs):
+        super().__init__(label, **kwargs)
+        self.negative = negative
+
+    def pre_validate(self, form):
+        if (self.data or "").strip().lstrip("£").strip().startswith("-"):
+            self.pence = None
+            raise StopValidation(self.negative)
+        super().pre_validate(form)
+
+
 class TermsMixin:
     """The answers shared by recording and changing an employment."""
 
@@ -83,6 +98,14 @@ class TermsMixin:
         except service.EmploymentError as error:
             raise ValidationError(error.message) from None
 
+    def validate_student_loan(self, field):
+        if field.data not in {"", *(value for value, _ in STUDENT_LOAN_CHOICES)}:
+            raise ValidationError("Select which student loan the PA is repaying, or none")
+
+    def validate_postgraduate_loan(self, field):
+        if field.data not in {"", *(value for value, _ in POSTGRADUATE_LOAN_CHOICES)}:
+            raise ValidationError("Select whether the PA is repaying a Postgraduate Loan")
+
 
 PAY_PERIOD_CHOICES = [
     (PayPeriod.WEEKLY.value, "Weekly"),
@@ -97,6 +120,9 @@ HOLIDAY_CHOICES = [
 PENSION_CHOICES = [(s.value, _sentence(s.value)) for s in PensionStatus]
 STARTER_CHOICES = [("", "They have a P45, or I do not know yet")] + [(s.value, s.value) for s in StarterDeclaration]
 RELATIONSHIP_CHOICES = [(r.value, _sentence(r.value)) for r in Relationship]
+STUDENT_LOAN_CHOICES = [(s.value, _sentence(s.value)) for s in StudentLoan]
+POSTGRADUATE_LOAN_CHOICES = [(PostgraduateLoan.YES.value, "Yes"), (PostgraduateLoan.NO.value, "No"),
+                             (PostgraduateLoan.NOT_KNOWN.value, "Not known")]
 
 
 class PAFields(FlaskForm):
@@ -149,6 +175,31 @@ class TermsForm(FlaskForm, TermsMixin):
     starter_declaration = RadioField("If they have no P45, which is true for them?", widget=RadiosWidget(),
                                      choices=STARTER_CHOICES, default="",
                                      description="From HMRC's starter checklist, which a new PA fills in")
+    p45_leaving_date = GovDateField("Leaving date on the P45 (optional)", noun="leaving date on the P45", optional=True,
+                                    description="The date they left their previous job. For example, 31 5 2026")
+    p45_pay_to_date = P45MoneyField("Total pay to date on the P45 (optional)", noun="the total pay to date from the P45",
+                                    example="8450.00", optional=True,
+                                    negative="The pay to date from the P45 cannot be less than £0",
+                                    description="Leave blank if the P45 shows no pay to date (its tax code ends in W1, "
+                                                "M1 or X)")
+    p45_tax_to_date = P45MoneyField("Total tax to date on the P45 (optional)", noun="the total tax to date from the P45",
+                                    example="1120.40", optional=True,
+                                    negative="The tax to date from the P45 cannot be less than £0. If the P45 shows "
+                                             "a refund, ask the payroll service")
+    student_loan = RadioField("Is the PA repaying a student loan?", widget=RadiosWidget(), choices=STUDENT_LOAN_CHOICES,
+                              default="", validate_choice=False,
+                              description="From their starter checklist, or a start notice from HMRC. The portal does "
+                                          "not work out student loan deductions: payroll flags them for the payroll "
+                                          "service to make")
+    postgraduate_loan = RadioField("Is the PA repaying a Postgraduate Loan?", widget=RadiosWidget(),
+                                   choices=POSTGRADUATE_LOAN_CHOICES, default="", validate_choice=False,
+                                   description="Repaid as well as any student loan plan")
+    attachment_of_earnings = RadioField("Is there an attachment of earnings order for the PA?", widget=RadiosWidget(),
+                                        choices=YES_NO, default="no",
+                                        validators=[DataRequired("Select yes if there is an attachment of earnings order")],
+                                        description="An order from a court or council to take money from their pay. "
+                                                    "The portal does not work it out: payroll flags it for the "
+                                                    "payroll service to make")
     pension_status = RadioField("Workplace pension", widget=RadiosWidget(), choices=PENSION_CHOICES,
                                 validators=[DataRequired("Select the workplace pension status")],
                                 description="Every employer must check whether a PA should be put into a workplace "
@@ -208,6 +259,12 @@ class TermsForm(FlaskForm, TermsMixin):
             working_time_opt_out=self.working_time_opt_out.data == "yes",
             contract_issued_on=self.contract_issued_on.data,
             right_to_work_seen_on=self.right_to_work_seen_on.data,
+            p45_pay_to_date_pence=self.p45_pay_to_date.pence,
+            p45_tax_to_date_pence=self.p45_tax_to_date.pence,
+            p45_leaving_date=self.p45_leaving_date.data,
+            student_loan=StudentLoan(self.student_loan.data) if self.student_loan.data else None,
+            postgraduate_loan=PostgraduateLoan(self.postgraduate_loan.data) if self.postgraduate_loan.data else None,
+            attachment_of_earnings=self.attachment_of_earnings.data == "yes",
         )
 
 
@@ -242,6 +299,12 @@ def terms_form_data(terms: service.Terms) -> dict:
         "working_time_opt_out": "yes" if terms.working_time_opt_out else "no",
         "contract_issued_on": terms.contract_issued_on,
         "right_to_work_seen_on": terms.right_to_work_seen_on,
+        "p45_pay_to_date": money(terms.p45_pay_to_date_pence),
+        "p45_tax_to_date": money(terms.p45_tax_to_date_pence),
+        "p45_leaving_date": terms.p45_leaving_date,
+        "student_loan": terms.student_loan.value if terms.student_loan else "",
+        "postgraduate_loan": terms.postgraduate_loan.value if terms.postgraduate_loan else "",
+        "attachment_of_earnings": "yes" if terms.attachment_of_earnings else "no",
     }
 
 
@@ -254,6 +317,7 @@ NEW_DEFAULTS = {
     "relationship_to_employer": Relationship.NONE.value,
     "same_household": "no",
     "working_time_opt_out": "no",
+    "attachment_of_earnings": "no",
     "who": "new",
 }
 

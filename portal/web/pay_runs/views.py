@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.models import Person, PayPeriod, PayRun, PayRunKind, PayRunStatus, Payslip, User
 from portal.services import pay_runs as service
 from portal.services.clock import london_today
+from portal.services.payslips import ni_category_words
 from portal.sqlite import immediate_transaction
 from portal.web.helpers import audit
 
@@ -142,12 +143,14 @@ def show(run_id: int):
     user = current_user._get_current_object()
     why_not = service.may_approve(user, run)
     blocked = [p for p in payslips if p.problems]
+    warned = [p for p in payslips if p.warnings]
     reversal = db.session.scalar(sa.select(PayRun).where(PayRun.reverses_run_id == run.id))
     reverses = db.session.get(PayRun, run.reverses_run_id) if run.reverses_run_id else None
     flagged = {p.id: [s for s in service.steps_of(p) if s.get("flag")] for p in payslips}
     return render_template(
         "pay_runs/show.html", run=run, payslips=payslips, names=names, staff=staff, summary=_summary(run),
         employers=service.employer_totals(run), why_not=why_not, blocked=blocked, problems_of=service.problems_of,
+        warned=warned, warnings_of=service.warnings_of,
         can_approve=why_not is None and not blocked and bool(payslips), reversal=reversal, reverses=reverses, flagged=flagged,
         may_build=PAYROLL.allows(user) and run.status == PayRunStatus.DRAFT and run.kind == PayRunKind.REGULAR,
         may_reverse=PAYROLL.allows(user) and run.status == PayRunStatus.APPROVED and run.kind == PayRunKind.REGULAR and reversal is None,
@@ -224,4 +227,5 @@ def payslip(run_id: int, payslip_id: int):
     audit("payslip.viewed", record_type="payslip", record_id=slip.id, acting_for_id=slip.employer_id)
     db.session.commit()
     return render_template("pay_runs/payslip.html", run=run, payslip=slip, names=names, steps=service.steps_of(slip),
-                           problems=service.problems_of(slip))
+                           problems=service.problems_of(slip), warnings=service.warnings_of(slip),
+                           ni_category_words=ni_category_words)
