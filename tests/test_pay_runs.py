@@ -25,6 +25,8 @@ from bs4 import BeautifulSoup
 
 from portal.extensions import db
 from portal.models import (
+    Budget,
+    DPAccount,
     Employment,
     ExpectedItem,
     ExpectedKind,
@@ -600,6 +602,28 @@ def test_year_to_date_carries_into_the_next_run(money_app, monkeypatch):
         [ytd] = pay_runs.year_to_date(tax_year_start=run.tax_year_start, employer_id=ts.employer_id)
         assert ytd.gross_pence == first.gross_pence + payslip.gross_pence and ytd.payslips == 2
         assert ytd.pa_name == "Sophie Clarke" and ytd.ni_number == "JT123456C"
+
+
+def test_an_employer_without_an_account_in_the_portal_is_warned_about_and_nothing_is_expected(money_app):
+    with money_app.app_context():
+        ts = _sophie_last()
+        amina, tom = ts.employer_id, _person("Tom", "Hughes")
+        # As if Amina's money were held outside the portal: her accounts (and their budgets) are someone else's.
+        db.session.execute(sa.update(Budget).where(Budget.recipient_id == amina).values(recipient_id=tom))
+        db.session.execute(sa.update(DPAccount).where(DPAccount.recipient_id == amina).values(recipient_id=tom))
+        db.session.commit()
+        run = _build(ts)
+        [payslip] = run.payslips
+        assert pay_runs.warnings_of(payslip) == [
+            "Amina Patel has no direct payment account in the portal, so nothing will show what is owed for Sophie "
+            "Clarke's pay, tax, National Insurance or pension: pay them outside the portal."]
+        assert pay_runs.problems_of(payslip) == []  # a warning: the run can still be approved
+        run = _approve(run)
+        assert run.status == PayRunStatus.APPROVED and _items(run.id) == []
+        run_id = run.id
+    kim = money_app.test_client()
+    sign_in(kim, KIM)
+    assert "Amina Patel has no direct payment account in the portal" in get_page(kim, f"/payroll/runs/{run_id}").text
 
 
 def test_the_employment_allowance_is_claimed_once_across_drafts_of_different_frequencies(money_app):

@@ -99,6 +99,7 @@ from portal.extensions import db
 from portal.models import (
     CaseloadEntry,
     ClaimKind,
+    DPAccount,
     Employment,
     ExpectedItem,
     ExpectedKind,
@@ -625,16 +626,25 @@ def _gather(run: PayRun, period: Period) -> list[_Work]:
                                                 w.employment.id))
 
 
+NO_ACCOUNT_WARNING = ("{employer} has no direct payment account in the portal, so nothing will show what is owed for "
+                      "{pa}'s pay, tax, National Insurance or pension: pay them outside the portal.")
+
+
 def _fill(run: PayRun, period: Period, rates: payroll_calc.PayrollRates) -> None:
     work = _gather(run, period)
     employer_ids = {w.employment.employer_id for w in work}
     ytd, allowance_used = _ytd_before(employer_ids, run.tax_year_start)
     floors: dict[str, int | None] = {}  # minimum wage by band on the pay date: one look-up each per run
+    with_account = set(db.session.scalars(sa.select(DPAccount.recipient_id).where(DPAccount.recipient_id.in_(employer_ids)))) if employer_ids else set()
     for item in work:
         employment = item.employment
         left = max(0, rates.employment_allowance_pence - allowance_used[employment.employer_id])
         before = ytd.get((employment.pa_id, employment.employer_id), dict.fromkeys(YTD_FIELDS, 0))
         payslip = _payslip(run, period, rates, item, before, left, floors)
+        if employment.employer_id not in with_account:
+            # Approval expects the money from the employer's account: without one nothing would show what is owed.
+            payslip.warnings = "\n".join(filter(None, [payslip.warnings, NO_ACCOUNT_WARNING.format(
+                employer=employment.employer.full_name, pa=employment.pa.full_name)]))
         allowance_used[employment.employer_id] += payslip.employment_allowance_pence
         db.session.add(payslip)
     db.session.flush()
