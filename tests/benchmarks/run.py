@@ -411,15 +411,24 @@ def run(args: argparse.Namespace) -> None:
     database: Database | None = None
     servers: list[Server] = []
     try:
-        database = create_database(temp_dir)
+        if args.reuse:
+            # A database an earlier run kept (--keep): brought up to date, measured again, never seeded or dropped.
+            url = args.reuse
+            database = Database(url=url, kind="postgresql" if url.startswith("postgresql") else "sqlite", temp_dir=temp_dir)
+            args.keep = True
+        else:
+            database = create_database(temp_dir)
         env = portal_env(database.url)
         print(f"Database: {database.kind}; {args.recipients} generated recipients; {args.requests} requests per page "
               f"after {WARMUP} warm-up requests", flush=True)
         migrate_s = flask_command(["db", "upgrade"], env, "Migrations (flask db upgrade)")
-        profiles = [] if args.profiles is None else ["--profiles", str(args.profiles)]
-        seed_s = flask_command(["demo-data", "--scale", str(args.recipients), *profiles], env, "Demo data (flask demo-data)")
-        print(f"Migrations: {migrate_s:.1f} s; seeding (demo personas + {args.recipients} recipients): {seed_s:.1f} s",
-              flush=True)
+        if args.reuse:
+            print(f"Migrations: {migrate_s:.1f} s; reusing {database.url} as it was kept (nothing seeded)", flush=True)
+        else:
+            profiles = [] if args.profiles is None else ["--profiles", str(args.profiles)]
+            seed_s = flask_command(["demo-data", "--scale", str(args.recipients), *profiles], env, "Demo data (flask demo-data)")
+            print(f"Migrations: {migrate_s:.1f} s; seeding (demo personas + {args.recipients} recipients): {seed_s:.1f} s",
+                  flush=True)
         if database.kind == "postgresql":
             print(f"ANALYZE (planner statistics, as autovacuum would gather): {database.analyze():.1f} s", flush=True)
 
@@ -592,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profiles", type=int, default=None,
                         help="PA register profiles to generate (default: demo-data's, 3.5 per recipient)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database (and SQLite folder) afterwards")
+    parser.add_argument("--reuse", metavar="URL", default="",
+                        help="measure a database an earlier run kept (--keep) instead of seeding a new one (it is migrated, then kept)")
     args = parser.parse_args(argv)
     if args.recipients < 0 or args.requests < 1:
         parser.error("--recipients must be 0 or more and --requests 1 or more")
