@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 
 from portal.services import card_import, content, demo, payments
+from portal.storage import DEFAULT_FOLDER
 
 
 def register_commands(app: Flask) -> None:
@@ -120,3 +121,39 @@ def register_commands(app: Flask) -> None:
             click.echo(line)
         if report.file_error:
             raise SystemExit(1)
+
+    @app.cli.command("backup")
+    @click.argument("dest", type=click.Path(path_type=Path))
+    @click.option("--tar", is_flag=True, help="Write one .tar file (the default when DEST ends in .tar) instead of a folder.")
+    def backup(dest: Path, tar: bool):
+        """Back up the database and every evidence file it names to DEST: a new folder or .tar file, or a dated one
+        inside DEST when DEST is an existing folder. Safe while the portal runs. Copy the result off-site."""
+        from portal.services import backups
+
+        try:
+            report = backups.backup(dest, current_app.config["SQLALCHEMY_DATABASE_URI"],
+                                    current_app.config.get("EVIDENCE_FOLDER") or DEFAULT_FOLDER, current_app.static_folder, tar=tar)
+        except backups.BackupError as error:
+            raise click.ClickException(str(error)) from error
+        for line in report.lines():
+            click.echo(line)
+
+    @app.cli.command("restore")
+    @click.argument("backup", type=click.Path(exists=True, path_type=Path))
+    @click.option("--force", is_flag=True, help="Replace a database and evidence folder that are not empty.")
+    def restore(backup: Path, force: bool):
+        """Restore a backup into the configured database and evidence folder (both empty unless --force), then
+        check them against the backup's manifest. Stop the portal first."""
+        from portal.extensions import db
+        from portal.services import backups
+
+        db.engine.dispose()
+        try:
+            report = backups.restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"],
+                                     current_app.config.get("EVIDENCE_FOLDER") or DEFAULT_FOLDER, force=force)
+        except backups.RestoreError as error:
+            raise click.ClickException(str(error)) from error
+        finally:
+            db.engine.dispose()
+        for line in report.lines():
+            click.echo(line)
