@@ -103,6 +103,16 @@ GET  /people/{grace}                          >/sign-in  404        200        2
 GET  /people/{sam}                            >/sign-in  404        404        200        404        403        403        404        200        200        404        200        403
 GET  /people/{tom}                            >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
 GET  /people/{ellen}                          >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /people/{amina}/your-data              >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+POST /people/{amina}/your-data.zip          >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{grace}/your-data              >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+POST /people/{grace}/your-data.zip          >/sign-in  404        200        200        404        403        403        404        404        404        200        200        403
+GET  /people/{sam}/your-data                >/sign-in  404        404        404        404        403        403        404        200        200        404        200        403
+POST /people/{sam}/your-data.zip            >/sign-in  404        404        404        404        403        403        404        200        200        404        200        403
+GET  /people/{tom}/your-data                >/sign-in  404        404        404        200        403        403        404        200        200        404        200        403
+GET  /people/{ellen}/your-data              >/sign-in  404        404        404        404        403        403        200        404        404        200        404        403
+GET  /account/your-data                     >/sign-in  200        200        200        200        200        200        200        403        403        403        403        403
+POST /account/your-data.zip                 >/sign-in  200        200        200        200        200        200        200        403        403        403        403        403
 GET  /people/999999                           >/sign-in  404        404        404        404        403        403        404        404        404        404        404        403
 # A recipient's money: the same people as the record itself.
 GET  /people/{amina}/money                    >/sign-in  200        404        404        404        403        403        404        200        200        404        200        403

@@ -45,12 +45,14 @@ def init_app(app: Flask) -> None:
     from portal.web.case_page.views import bp as case_page_bp
     from portal.web.pay_runs.views import bp as pay_runs_bp
     from portal.web.payslips.views import bp as payslips_bp
+    from portal.web.your_data.views import bp as your_data_bp
 
     for blueprint in (
         public_bp, auth_bp, account_bp, home_bp, recipient_bp, caseload_bp, admin_bp, status_bp,
         money_bp, evidence_bp, statements_bp, budgets_bp, money_admin_bp, employments_bp, timesheets_bp, payroll_bp,
         notifications_bp, register_bp, find_pa_bp, pa_contacts_bp, vacancies_bp, excess_reviews_bp, work_queues_bp,
         casework_bp, oversight_bp, audits_bp, managed_payments_bp, case_page_bp, pay_runs_bp, payslips_bp,
+        your_data_bp,
     ):
         app.register_blueprint(blueprint)
 
