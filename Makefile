@@ -15,11 +15,21 @@ export PORTAL_ENV ?= development
 
 # Debian packages: WeasyPrint's libraries and fonts (run), Chromium and pdftotext (browser tests),
 # PostgreSQL (the production database, for the second test run). Tesseract reads register photos for
-# contact details (a photo that cannot be checked is refused).
+# contact details (a photo that cannot be checked is refused). ClamAV's daemon scans every upload.
 RUN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core \
-	tesseract-ocr tesseract-ocr-eng
+	tesseract-ocr tesseract-ocr-eng clamav-daemon
 TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils
 PG_PACKAGES := postgresql
+
+# Runs $(1) with a clamd of its own (a fresh folder per run, so parallel runs never share or stop one
+# another's), VIRUS_SCANNER=clamd and CLAMD_SOCKET set; stops the daemon afterwards, keeping $(1)'s status.
+define with_clamd
+	@clamd_dir=$$(mktemp -d /tmp/portal-clamd.XXXXXX); \
+	trap 'bash .ci/clamd.sh stop '"$$clamd_dir"'; rm -rf '"$$clamd_dir" EXIT; \
+	bash .ci/clamd.sh start $$clamd_dir || exit 1; \
+	export VIRUS_SCANNER=clamd CLAMD_SOCKET=$$clamd_dir/clamd.sock; \
+	$(1)
+endef
 
 .PHONY: help run test test-fast test-browser test-postgres bench bench-payroll assets system-run system-test system-pg venv db clean
 
@@ -70,17 +80,17 @@ db: venv
 	$(BIN)/flask --app portal demo-data
 
 run: system-run venv db
-	$(BIN)/flask --app portal run --host 127.0.0.1 --port 5000
+	$(call with_clamd,$(BIN)/flask --app portal run --host 127.0.0.1 --port 5000)
 
 test: system-test venv
 	$(BIN)/ruff check portal tests
-	PORTAL_ENV=test $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS)
+	$(call with_clamd,PORTAL_ENV=test $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS))
 
 # The suite without the browser journeys, against PostgreSQL started on loopback for this run.
 test-postgres: system-test system-pg venv
-	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
-	PORTAL_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not browser" $(PYTEST_ARGS); \
-	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
+	$(call with_clamd,bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT) || exit 1; \
+	  PORTAL_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not browser" $(PYTEST_ARGS); \
+	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status)
 
 bench: system-test venv
 	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS)

@@ -28,6 +28,11 @@ class Config:
     CARD_IMPORT_MAX_CONTENT_LENGTH = int(os.environ.get("CARD_IMPORT_MAX_CONTENT_LENGTH", str(12 * 1024 * 1024)))
     # Uploaded receipts live here, outside static/ (a persistent volume in production).
     EVIDENCE_FOLDER = os.environ.get("EVIDENCE_FOLDER") or str(ROOT / "instance" / "evidence")
+    # Virus scanning of every upload (portal/services/virus_scan.py): "clamd", "none" or "module:factory".
+    # Production scans with clamd unless told otherwise; a scanner that cannot answer refuses the upload.
+    VIRUS_SCANNER = os.environ.get("VIRUS_SCANNER", "clamd")
+    CLAMD_SOCKET = os.environ.get("CLAMD_SOCKET", "/run/clamav/clamd.ctl")
+    CLAMD_TIMEOUT = float(os.environ.get("CLAMD_TIMEOUT", "30"))
     # Sign-in throttling: failures only, counted in the database.
     THROTTLE_WINDOW_MINUTES = 15
     THROTTLE_ACCOUNT_FAILURES = 5
@@ -54,6 +59,8 @@ class Config:
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     DEBUG = False
+    # `make run` starts a clamd and sets VIRUS_SCANNER=clamd; a bare `flask run` (or a benchmark) does not scan.
+    VIRUS_SCANNER = os.environ.get("VIRUS_SCANNER", "none")
 
 
 class TestConfig(Config):
@@ -62,6 +69,9 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8192
+    # `make test` starts a clamd and sets VIRUS_SCANNER=clamd, so the whole suite scans through it;
+    # a bare pytest does not (tests/test_virus_scan.py always uses a real daemon, starting its own).
+    VIRUS_SCANNER = os.environ.get("VIRUS_SCANNER", "none")
 
 
 class ProductionConfig(Config):
@@ -80,6 +90,9 @@ class ProductionConfig(Config):
             )
         if not os.environ.get("DATABASE_URL"):
             raise RuntimeError("DATABASE_URL must be set in production (a PostgreSQL URL).")
+        if os.environ.get("VIRUS_SCANNER", "clamd").strip().lower() == "none":
+            raise RuntimeError("VIRUS_SCANNER=none is not allowed in production: every upload must be scanned (clamd, or "
+                               "another scanner as module:factory).")
 
 
 CONFIGS = {

@@ -20,11 +20,13 @@ from tests.conftest import get_page, post_form, sign_in
         ({"DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/x"}, "SECRET_KEY"),
         ({"SECRET_KEY": "dev-only-not-secret", "DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/x"}, "SECRET_KEY"),
         ({"SECRET_KEY": "x" * 40}, "DATABASE_URL"),
+        ({"SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/x", "VIRUS_SCANNER": "none"}, "VIRUS_SCANNER"),
     ],
 )
 def test_production_refuses_to_start_without_a_real_secret_key_and_database(monkeypatch, environment, message):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("VIRUS_SCANNER", raising=False)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(RuntimeError, match=message):

@@ -4,6 +4,10 @@ The rules (and the message for each refusal):
 - PDF, JPEG or PNG only, decided by the file's first bytes, never by its name; a file that carries
   web-page markup (an HTML/PDF polyglot) is refused;
 - at most 10MB (MAX_BYTES); nothing empty;
+- scanned for viruses (services.virus_scan, ClamAV's clamd by default) before anything else looks
+  inside it: a file with a virus is refused (and the refusal audited), and so is every file while
+  the scanner cannot answer (fail closed). Every upload field comes through check_and_clean, so this
+  is the one place uploads are scanned, always before anything is stored;
 - PDFs are opened with pikepdf and refused if anything in them is JavaScript, an attached
   (embedded) file, or a Launch action; password-protected PDFs are refused;
 - images are decoded with a pixel limit (MAX_PIXELS, so a small file claiming a huge picture is
@@ -19,6 +23,7 @@ if the database write fails.
 
 import hashlib
 import io
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -27,10 +32,13 @@ from datetime import date
 
 import pikepdf
 import sqlalchemy as sa
+from flask import current_app, has_app_context, has_request_context
 from PIL import Image, ImageOps
+from sqlalchemy.orm import Session
 
 from portal.extensions import db
 from portal.models import (
+    AuditEvent,
     Category,
     DPAccount,
     EntryKind,
@@ -43,6 +51,7 @@ from portal.models import (
     Recipient,
     SupportLine,
 )
+from portal.services import virus_scan
 from portal.storage import Storage
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -62,6 +71,8 @@ ATTACHMENTS_MESSAGE = "The PDF contains attached files. Save it without attachme
 LAUNCH_MESSAGE = "The PDF contains an action that opens other files or programs. Save it as a new PDF and try again"
 PASSWORD_MESSAGE = "The PDF is protected with a password. Remove the password and try again"
 IMAGE_TOO_LARGE_MESSAGE = "The image is too large to read"
+VIRUS_MESSAGE = "The selected file contains a virus"
+SCANNER_DOWN_MESSAGE = "We could not check this file for viruses. Try again later."
 
 
 class UploadRefused(ValueError):
@@ -115,12 +126,62 @@ def check_and_clean(data: bytes, filename: str | None) -> Cleaned:
         raise UploadRefused(EMPTY_MESSAGE)
     if len(data) > MAX_BYTES:
         raise UploadRefused(SIZE_MESSAGE)
+    _scan(data, filename)
     kind = _sniff(data)
     if kind is PDF:
         cleaned = _check_pdf(data)
     else:
         cleaned = _reencode_image(data, kind)
     return Cleaned(kind.content_type, cleaned, kind.extension, display_name(filename, kind))
+
+
+def _scan(data: bytes, filename: str | None) -> None:
+    """Refuse a file the virus scanner finds something in, or cannot check (fail closed)."""
+    try:
+        result = virus_scan.scan(data)
+    except Exception as error:  # noqa: BLE001 - whatever stops a scanner answering, the file stays out
+        _log().warning("Upload refused: the virus scanner could not check it (%s)", error)
+        raise UploadRefused(SCANNER_DOWN_MESSAGE) from None
+    if isinstance(result, virus_scan.Infected):
+        _log().warning("Upload refused: virus %s found in %r", result.name, (filename or "")[:120])
+        _audit_virus(result.name, data)
+        raise UploadRefused(VIRUS_MESSAGE)
+    if not isinstance(result, virus_scan.Clean):
+        _log().warning("Upload refused: the virus scanner answered %r", result)
+        raise UploadRefused(SCANNER_DOWN_MESSAGE)
+
+
+def _log():
+    return current_app.logger if has_app_context() else logging.getLogger(__name__)
+
+
+def _audit_virus(name: str, data: bytes) -> None:
+    """An audit event for a refused infected upload, in a transaction of its own (nothing else commits).
+
+    record_id is the start of the file's SHA-256, to find the same file again; outcome is the signature.
+    """
+    if not has_app_context():
+        return
+    from flask import g, request
+    from flask_login import current_user
+
+    user = current_user if has_request_context() else None
+    event = AuditEvent(
+        action="upload.virus_found",
+        user_id=user.id if user is not None and user.is_authenticated else None,
+        role=user.role.value if user is not None and user.is_authenticated else "",
+        record_type="upload",
+        record_id=hashlib.sha256(data).hexdigest()[:40],
+        outcome=name[:40],
+        request_id=g.get("request_id", "") if has_request_context() else "",
+        address=(request.remote_addr or "")[:64] if has_request_context() else "",
+    )
+    try:
+        with Session(db.engine) as session:
+            session.add(event)
+            session.commit()
+    except Exception:  # noqa: BLE001 - the refusal stands even if the audit row cannot be written
+        _log().exception("Could not audit a refused infected upload")
 
 
 def _sniff(data: bytes) -> _Kind:
