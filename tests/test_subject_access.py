@@ -258,3 +258,37 @@ def test_staff_and_anonymous_have_no_own_download(app):
     assert client.get("/account/your-data").status_code == 302
     sign_in(client, "kim@brightpath.example")
     assert client.get("/account/your-data").status_code == 403
+
+
+@pytest.mark.parametrize(("email", "whose", "linked"), [
+    ("amina@example.org", "Amina Patel", True),       # her own
+    ("david@example.org", "Grace Okafor", True),      # manage-level representative
+    ("david@example.org", "Sam Okafor", False),       # view-level: the page would be refused
+    ("kim@brightpath.example", "Tom Hughes", True),   # staff who can see him
+    ("rachel@northfield.example", "Amina Patel", True),
+])
+def test_the_person_page_links_to_the_download_only_for_those_it_lets_in(app, email, whose, linked):
+    from tests.conftest import get_page, sign_in
+    from tests.helpers import person_id
+
+    given, family = whose.split()
+    person = person_id(app, given, family)
+    client = app.test_client()
+    sign_in(client, email)
+    link = get_page(client, f"/people/{person}").soup.find("a", attrs={"data-your-data": True})
+    assert (link is not None) == linked
+    if linked:
+        assert client.get(link["href"]).status_code == 200
+
+
+@pytest.mark.parametrize(("email", "linked"), [("sophie.pa@example.org", True), ("amina@example.org", True),
+                                               ("kim@brightpath.example", False), ("admin@example.org", False)])
+def test_the_account_page_links_to_your_own_download_unless_you_are_staff(app, email, linked):
+    from tests.conftest import get_page, sign_in
+
+    client = app.test_client()
+    sign_in(client, email)
+    link = get_page(client, "/account").soup.find("a", attrs={"data-your-data": True})
+    assert (link is not None) == linked
+    if linked:
+        assert link["href"] == "/account/your-data" and client.get(link["href"]).status_code == 200
