@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -72,23 +73,54 @@ class Storage:
         self.path(name).unlink(missing_ok=True)
         self._sync_folder()
 
+    def orphans(self, named: set[str] | frozenset[str], *, older_than: float = 0.0) -> list[Path]:
+        """Files here that no database row names, last written more than older_than seconds ago.
+
+        A process killed between save() and its database commit leaves its file behind (never the other
+        way round: rows are committed only after their file is in place), and one killed inside save()
+        leaves a ``.upload-*.tmp``. Both are found here. Keep older_than above the longest upload (an
+        hour, say) on a running portal, so a file whose rows are still being written is left alone.
+        """
+        if not self.folder.is_dir():
+            return []
+        cutoff = time.time() - older_than
+        found = []
+        for path in self.folder.iterdir():
+            ours = NAME.match(path.name) is not None and path.name not in named
+            temporary = path.name.startswith(".upload-") and path.name.endswith(".tmp")
+            if (ours or temporary) and path.is_file() and path.stat().st_mtime <= cutoff:
+                found.append(path)
+        return sorted(found)
+
+    def remove_orphans(self, named: set[str] | frozenset[str], *, older_than: float = 3600.0) -> int:
+        """Delete what orphans() finds (see there); returns how many files went."""
+        gone = self.orphans(named, older_than=older_than)
+        for path in gone:
+            path.unlink(missing_ok=True)
+        if gone:
+            self._sync_folder()
+        return len(gone)
+
     def path(self, name: str) -> Path:
         if not NAME.match(name or ""):
             raise FileNotFoundError(f"not a stored evidence name: {name!r}")
         return self.folder / name
 
     def _sync_folder(self) -> None:
-        """Make the rename itself durable (POSIX); harmless to skip where folders cannot be opened."""
-        flags = getattr(os, "O_DIRECTORY", None)
-        if flags is None:
-            return
-        try:
-            descriptor = os.open(self.folder, os.O_RDONLY | flags)
-        except OSError:
-            return
-        try:
-            os.fsync(descriptor)
-        except OSError:
-            pass
-        finally:
-            os.close(descriptor)
+        sync_to_disk(self.folder)
+
+
+def sync_to_disk(path: str | os.PathLike) -> None:
+    """fsync a file or folder (a folder: so a rename into it is durable on POSIX); skipped where it cannot be opened."""
+    path = Path(path)
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

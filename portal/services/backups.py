@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from portal.storage import NAME
+from portal.storage import NAME, sync_to_disk
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -159,20 +159,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
-    try:
-        descriptor = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def _copy_file(source: Path, target: Path) -> str:
@@ -335,18 +321,18 @@ def backup(dest: str | os.PathLike, database_url: str, evidence_folder: str | os
             json.dump(manifest, handle, indent=2, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync(work / EVIDENCE)
-        _fsync(work)
+        sync_to_disk(work / EVIDENCE)
+        sync_to_disk(work)
         if as_tar:
             with tarfile.open(partial, "w") as archive:
                 for path in [manifest_path, database_file, work / EVIDENCE] + [work / EVIDENCE / f["name"] for f in files]:
                     archive.add(path, arcname=str(path.relative_to(work)), recursive=False)
             os.chmod(partial, 0o600)
-            _fsync(partial)
+            sync_to_disk(partial)
         if dest.exists():
             raise BackupError(f"{dest} appeared while the backup was being made; the backup was not kept.")
         os.rename(partial, dest)
-        _fsync(dest.parent)
+        sync_to_disk(dest.parent)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True) if partial.is_dir() else partial.unlink(missing_ok=True)
         raise
@@ -522,7 +508,7 @@ def restore(source: str | os.PathLike, database_url: str, evidence_folder: str |
                 os.replace(temporary, evidence / name)
             finally:
                 temporary.unlink(missing_ok=True)
-        _fsync(evidence)
+        sync_to_disk(evidence)
 
     # Check what is now there against the manifest.
     restored = _target_snapshot(kind, database_url)
