@@ -6,6 +6,7 @@ then ask for an IMMEDIATE transaction (take the write lock up front) with immedi
 
 from contextlib import contextmanager
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -31,8 +32,21 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        mode = connection.get_execution_options().get("sqlite_begin") or _request_mode()
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _request_mode() -> str:
+    """IMMEDIATE for the transactions of a request that may change something (POST and friends).
+
+    A DEFERRED transaction that reads and then writes cannot wait for the write lock: if another writer
+    committed after its first read, SQLite answers "database is locked" at once, whatever the busy
+    timeout (the load test showed it on timesheet edits). Taking the lock up front makes writers queue
+    for busy_timeout instead. Reads (GET) stay DEFERRED, so readers never wait for writers.
+    """
+    if has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS"):
+        return "IMMEDIATE"
+    return "DEFERRED"
 
 
 @contextmanager

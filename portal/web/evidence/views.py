@@ -8,6 +8,7 @@ from portal.extensions import db
 from portal.models import Category, RepresentativeLevel
 from portal.services import evidence
 from portal.services.evidence import AmountError, UploadRefused
+from portal.sqlite import immediate_transaction
 from portal.storage import Storage
 from portal.web.evidence.forms import ACCEPT, ReceiptForm, SpendingForm
 from portal.web.helpers import audit
@@ -26,6 +27,15 @@ def _read_upload(field) -> tuple[bytes, str]:
     """The uploaded bytes (at most one byte over the limit: enough to know it is too large) and name."""
     upload = field.data
     return upload.stream.read(evidence.MAX_BYTES + 1), upload.filename or ""
+
+
+# The evidence folder could not take the file (disk full, read-only, permissions): nothing was stored.
+STORAGE_DOWN_MESSAGE = "The file could not be saved just now, so nothing was added. Try again later."
+
+
+def _storage_failed(field, error: OSError) -> None:
+    current_app.logger.error("Evidence storage could not save an upload: %s", error)
+    field.errors.append(STORAGE_DOWN_MESSAGE)
 
 
 def _check_file(field):
@@ -49,13 +59,20 @@ def add_receipt(person_id: int, entry_id: int):
     if form.validate_on_submit():
         cleaned = _check_file(form.receipt)
         if cleaned is not None:
-            evidence.attach(
-                entry, cleaned, current_user.id,
-                before_commit=lambda item: audit("evidence.added", record_type="evidence", record_id=item.id,
-                                                 acting_for_id=recipient.person_id),
-            )
-            flash(f"Receipt added: {cleaned.display_name}", "success")
-            return redirect(_transactions_url(recipient.person_id))
+            try:
+                # The write lock from the start (SQLite): a read-then-write transaction racing another
+                # writer would otherwise fail with "database is locked" instead of waiting its turn.
+                with immediate_transaction():
+                    evidence.attach(
+                        entry, cleaned, current_user.id,
+                        before_commit=lambda item: audit("evidence.added", record_type="evidence", record_id=item.id,
+                                                         acting_for_id=recipient.person_id),
+                    )
+            except OSError as error:
+                _storage_failed(form.receipt, error)
+            else:
+                flash(f"Receipt added: {cleaned.display_name}", "success")
+                return redirect(_transactions_url(recipient.person_id))
     return render_template(
         "evidence/receipt.html", recipient=recipient, entry=entry, form=form, accept=ACCEPT,
         existing=evidence.evidence_for_entries([entry.id])[entry.id],
@@ -92,14 +109,19 @@ def add_spending(person_id: int):
             form.date_paid.errors.append(f"The date you paid must be on or after {opened}, when the account opened")
         cleaned = _check_file(form.receipt) if form.receipt.data and not form.receipt.errors else None
         if not form.errors and cleaned is not None and account is not None:
-            evidence.add_manual_spend(
-                account, form.date_paid.data, form.payee.data.strip(), Category(form.category.data),
-                form.description.data or "", amount_pence, cleaned, current_user.id,
-                before_commit=lambda item: audit("spending.added", record_type="ledger_entry", record_id=item.entry_id,
-                                                 acting_for_id=recipient.person_id),
-            )
-            flash("Spending added with its receipt", "success")
-            return redirect(back_url)
+            try:
+                with immediate_transaction():  # see add_receipt
+                    evidence.add_manual_spend(
+                        account, form.date_paid.data, form.payee.data.strip(), Category(form.category.data),
+                        form.description.data or "", amount_pence, cleaned, current_user.id,
+                        before_commit=lambda item: audit("spending.added", record_type="ledger_entry",
+                                                         record_id=item.entry_id, acting_for_id=recipient.person_id),
+                    )
+            except OSError as error:
+                _storage_failed(form.receipt, error)
+            else:
+                flash("Spending added with its receipt", "success")
+                return redirect(back_url)
     return render_template(
         "evidence/spending.html", recipient=recipient, form=form, accept=ACCEPT, caption=caption, back_url=back_url,
     )
