@@ -1,4 +1,4 @@
-"""Flask CLI commands: demo data, content defaults, payment runs, alerts, card statement imports."""
+"""Flask CLI commands: demo data, content defaults, payment runs, alerts, card statement imports, retention."""
 
 from pathlib import Path
 
@@ -79,6 +79,19 @@ def register_commands(app: Flask) -> None:
         from portal.services.clock import london_today
 
         report = alert_rules.run(day.date() if day else london_today())
+        for line in report.lines():
+            click.echo(line)
+
+    @app.cli.command("apply-retention")
+    @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Apply the periods as of this day (YYYY-MM-DD; default: today in London).")
+    @click.option("--dry-run", is_flag=True, help="Report what would be anonymised and change nothing.")
+    def apply_retention(today, dry_run: bool):
+        """Anonymise the people whose direct payment ended longer ago than their council keeps records (pay records
+        at least 6 years after their tax year). Ledger amounts and the audit trail stay. Safe to run again."""
+        from portal.services import retention
+        from portal.services.clock import london_today
+
+        report = retention.run(today.date() if today else london_today(), dry_run=dry_run)
         for line in report.lines():
             click.echo(line)
 
