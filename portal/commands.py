@@ -170,3 +170,21 @@ def register_commands(app: Flask) -> None:
             db.engine.dispose()
         for line in report.lines():
             click.echo(line)
+
+    @app.cli.command("remove-orphan-files")
+    @click.option("--older-than", type=int, default=3600, show_default=True,
+                  help="Only files last written more than this many seconds ago (an upload may still be committing).")
+    @click.option("--dry-run", is_flag=True, help="List them and remove nothing.")
+    def remove_orphan_files(older_than: int, dry_run: bool):
+        """Remove stored files no row names: left by a process killed between storing a file and committing its
+        rows (the order that never loses a named file), or by retention stopped before its deletions. Run daily."""
+        from portal.services import backups
+        from portal.storage import Storage
+
+        storage, named = Storage.from_config(), backups.named_files()
+        found = storage.orphans(named, older_than=older_than)
+        for path in found:
+            click.echo(f"{'would remove' if dry_run else 'removing'} {path.name}")
+        if not dry_run:
+            storage.remove_orphans(named, older_than=older_than)
+        click.echo(f"{len(found)} orphan file{'s' if len(found) != 1 else ''}{' (dry run)' if dry_run else ' removed'}.")

@@ -99,3 +99,36 @@ def test_orphans_are_the_files_no_row_names_and_temporary_files_and_only_old_one
     assert storage.remove_orphans({kept}, older_than=3600) == 0
     assert storage.remove_orphans({kept}, older_than=0) == 2
     assert sorted(p.name for p in storage.folder.iterdir()) == sorted([kept, "notes.txt"])
+
+
+def test_the_orphan_file_command_removes_only_old_files_no_row_names(databases, tmp_path):
+    """flask remove-orphan-files: what a killed upload leaves (a stored file with no row, a temporary
+    file) goes; a file a row names, and anything younger than --older-than, stays."""
+    import os
+    import time
+
+    from portal.services import backups
+    from tests.conftest import _close_app, _make_app
+
+    app, url = _make_app(databases, "money", EVIDENCE_FOLDER=str(tmp_path))
+    try:
+        with app.app_context():
+            named = sorted(backups.named_files())
+        assert named, "the money demo names its receipts"
+        kept = tmp_path / named[0]
+        orphan = tmp_path / ("ab" * 32 + "-0123456789abcdef.pdf")
+        temporary = tmp_path / ".upload-x1.tmp"
+        young = tmp_path / ("cd" * 32 + "-0123456789abcdef.png")
+        for path in (kept, orphan, temporary, young):
+            path.write_bytes(b"x")
+        old = time.time() - 7200
+        for path in (kept, orphan, temporary):
+            os.utime(path, (old, old))
+        runner = app.test_cli_runner()
+        dry = runner.invoke(args=["remove-orphan-files", "--dry-run"])
+        assert dry.exit_code == 0 and "2 orphan files (dry run)" in dry.output and orphan.exists()
+        done = runner.invoke(args=["remove-orphan-files"])
+        assert done.exit_code == 0 and "2 orphan files removed" in done.output, done.output
+        assert kept.exists() and young.exists() and not orphan.exists() and not temporary.exists()
+    finally:
+        _close_app(databases, app, url)

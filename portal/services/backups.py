@@ -58,6 +58,17 @@ FILE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def named_files() -> set[str]:
+    """Every stored file name a row names now (the running app's database)."""
+    from portal.extensions import db
+
+    names: set[str] = set()
+    for table, column in FILE_COLUMNS:
+        names.update(db.session.execute(sa.text(
+            f"SELECT {_quote(column)} FROM {_quote(table)} WHERE {_quote(column)} IS NOT NULL AND {_quote(column)} <> ''")).scalars())
+    return names
+
+
 class BackupError(RuntimeError):
     """The backup could not be made; nothing was left at the destination."""
 
