@@ -31,12 +31,13 @@ define with_clamd
 	$(1)
 endef
 
-.PHONY: help run test test-fast test-browser test-postgres bench bench-payroll assets system-run system-test system-pg venv db clean
+.PHONY: help run test test-fast test-browser test-postgres faults bench bench-payroll assets system-run system-test system-pg venv db clean
 
 help:
 	@echo "make run            set up and serve the demo on http://127.0.0.1:5000 (SQLite)"
 	@echo "make test           set up and run the whole test suite (SQLite, browser journeys included)"
 	@echo "make test-postgres  run the suite against a throwaway PostgreSQL on loopback"
+	@echo "make faults         kill payment runs, card imports, pay runs, uploads and sign-offs at random; check nothing is lost"
 	@echo "make bench          seed a scaled database and print page timings next to a bare-Flask yardstick"
 	@echo "make bench-payroll  a draft pay run at scale, payslip PDFs and the render command's memory"
 	@echo "make assets         rebuild static/ from the npm registry (GOV.UK Frontend, htmx)"
@@ -92,6 +93,11 @@ test-postgres: system-test system-pg venv
 	  PORTAL_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not browser" $(PYTEST_ARGS); \
 	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status)
 
+# The fault suite (issue 8): FAULT_TRIALS kills per case (CI runs 5). FAULT_ARGS="--case upload --seed 7" to narrow or repeat.
+FAULT_TRIALS ?= 50
+faults: venv
+	PORTAL_ENV=test $(BIN)/python -m tests.faults.run --trials $(FAULT_TRIALS) $(FAULT_ARGS)
+
 bench: system-test venv
 	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS)
 	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.import_bench --rows $(BENCH_IMPORT_ROWS)
@@ -105,6 +111,23 @@ bench-postgres: system-test system-pg venv
 	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
 	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS) && \
 	  PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.import_bench --rows $(BENCH_IMPORT_ROWS); \
+	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
+
+# The load test (issue 8): the personas' journeys under wrk (loopback, bounded in connections and time), then
+# the ledger and timesheet invariants. The real run: 20,000 recipients, 50 to 200 connections, 5 minutes.
+# Short mode for CI: LOAD_RECIPIENTS=300 LOAD_ARGS="--connections 20 --duration 15".
+LOAD_RECIPIENTS ?= 20000
+LOAD_PACKAGES := $(TEST_PACKAGES) wrk
+.PHONY: load load-postgres system-load
+system-load:
+	$(call apt_ensure,$(LOAD_PACKAGES))
+
+load: system-load venv
+	PORTAL_ENV=development $(BIN)/python -m tests.load.run --recipients $(LOAD_RECIPIENTS) $(LOAD_ARGS)
+
+load-postgres: system-load system-pg venv
+	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
+	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.load.run --recipients $(LOAD_RECIPIENTS) $(LOAD_ARGS); \
 	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
 
 # Rebuild the committed front-end assets from the npm registry (versions pinned in package.json).

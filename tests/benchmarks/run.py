@@ -118,16 +118,16 @@ class Database:
             engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
             try:
                 with engine.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(self.url).database}" WITH (FORCE)')
             finally:
                 engine.dispose()
 
 
-def create_database(temp_dir: Path) -> Database:
+def create_database(temp_dir: Path, name: str = BENCH_DB) -> Database:
     given = os.environ.get("DATABASE_URL", "").strip()
     if not given:
         return Database(url=f"sqlite:///{temp_dir / 'bench.db'}", kind="sqlite", temp_dir=temp_dir)
-    url = recreate_postgres_database(given, BENCH_DB)
+    url = recreate_postgres_database(given, name)
     return Database(url=url, kind="postgresql", admin_url=given)
 
 
@@ -177,6 +177,7 @@ class Server:
     port: int
     env: dict[str, str]
     log_path: Path
+    workers: int = 1  # the load test (tests/load/run.py) runs several
     process: subprocess.Popen | None = None
     log_file: object = None
 
@@ -189,7 +190,7 @@ class Server:
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn",
-                "--workers", "1", "--worker-class", "sync",
+                "--workers", str(self.workers), "--worker-class", "sync",
                 "--bind", f"{HOST}:{self.port}",
                 "--timeout", "120", "--graceful-timeout", "5",
                 "--log-level", "warning",
