@@ -1,15 +1,18 @@
 """Receipts and invoices: checking an upload, cleaning it, and attaching it to a transaction.
 
 The rules (and the message for each refusal):
-- PDF, JPEG or PNG only, decided by the file's first bytes, never by its name; a file that carries
-  web-page markup (an HTML/PDF polyglot) is refused;
+- PDF, JPEG or PNG only, decided by the file's first bytes, never by its name; a file that is also
+  something else (a polyglot: web-page markup anywhere in it, or a ZIP archive on its end) is refused,
+  whatever its type;
 - at most 10MB (MAX_BYTES); nothing empty;
 - scanned for viruses (services.virus_scan, ClamAV's clamd by default) before anything else looks
   inside it: a file with a virus is refused (and the refusal audited), and so is every file while
   the scanner cannot answer (fail closed). Every upload field comes through check_and_clean, so this
   is the one place uploads are scanned, always before anything is stored;
-- PDFs are opened with pikepdf and refused if anything in them is JavaScript, an attached
-  (embedded) file, or a Launch action; password-protected PDFs are refused;
+- PDFs are refused if their compressed streams would inflate to more than MAX_PDF_INFLATED bytes (a
+  decompression bomb), measured before any PDF library parses them; then opened with pikepdf and
+  refused if anything in them is JavaScript, an attached (embedded) file, or a Launch action;
+  password-protected PDFs are refused;
 - images are decoded with a pixel limit (MAX_PIXELS, so a small file claiming a huge picture is
   refused before it is decoded) and re-encoded from their pixels: EXIF (and so GPS location),
   comments, XMP and text chunks are dropped; the EXIF orientation is applied first so the picture
@@ -25,7 +28,9 @@ import hashlib
 import io
 import logging
 import re
+import struct
 import unicodedata
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -57,6 +62,8 @@ from portal.storage import Storage
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_PDF_OBJECTS = 250_000
+# Everything a PDF's Flate streams inflate to, together: far above a real receipt or scan, far below a bomb.
+MAX_PDF_INFLATED = 256 * 1024 * 1024
 DISPLAY_NAME_LENGTH = 120
 JPEG_QUALITY = 85
 # Manual spending: at most this much in one entry (a typing slip of extra zeros is caught here).
@@ -71,6 +78,7 @@ ATTACHMENTS_MESSAGE = "The PDF contains attached files. Save it without attachme
 LAUNCH_MESSAGE = "The PDF contains an action that opens other files or programs. Save it as a new PDF and try again"
 PASSWORD_MESSAGE = "The PDF is protected with a password. Remove the password and try again"
 IMAGE_TOO_LARGE_MESSAGE = "The image is too large to read"
+PDF_TOO_LARGE_MESSAGE = "The PDF is too large to read. Save it again at a smaller size and try again"
 VIRUS_MESSAGE = "The selected file contains a virus"
 SCANNER_DOWN_MESSAGE = "We could not check this file for viruses. Try again later."
 
@@ -193,10 +201,34 @@ def _sniff(data: bytes) -> _Kind:
         kind = PNG
     else:
         raise UploadRefused(TYPE_MESSAGE)
-    if kind is PDF and (_HTML_ANYWHERE.search(data) or _HTML_AT_START.search(data, 0, 1024)):
-        # A PDF that is also a web page: harmless as a download, but not what a receipt is.
+    if _HTML_ANYWHERE.search(data) or _HTML_AT_START.search(data, 0, 1024):
+        # A file that is also a web page: harmless as a download, but not what a receipt is. (Images are
+        # re-encoded anyway; they are refused too, so the person hears the same answer for the same trick.)
+        raise UploadRefused(TYPE_MESSAGE)
+    if _ends_with_a_zip(data):
         raise UploadRefused(TYPE_MESSAGE)
     return kind
+
+
+_ZIP_END = b"PK\x05\x06"
+_ZIP_END_SIZE = 22
+
+
+def _ends_with_a_zip(data: bytes) -> bool:
+    """True if the file ends with a ZIP archive's end record, as ZIP readers look for it (a PDF/ZIP polyglot).
+
+    The record's comment length must reach exactly to the end of the file, so these four bytes turning up
+    by chance in compressed data (and they do, about once in 65,000 files) are not enough.
+    """
+    start = max(0, len(data) - _ZIP_END_SIZE - 0xFFFF)
+    at = data.rfind(_ZIP_END, start)
+    while at >= 0:
+        if at + _ZIP_END_SIZE <= len(data):
+            (comment_length,) = struct.unpack_from("<H", data, at + 20)
+            if at + _ZIP_END_SIZE + comment_length == len(data):
+                return True
+        at = data.rfind(_ZIP_END, start, at)
+    return False
 
 
 # PDFs -----------------------------------------------------------------------------------------
@@ -213,6 +245,9 @@ def _check_pdf(data: bytes) -> bytes:
         raise UploadRefused(ATTACHMENTS_MESSAGE)
     if b"/Launch" in data:
         raise UploadRefused(LAUNCH_MESSAGE)
+    # Before qpdf: opening the file inflates its object streams, and those can be bombs too.
+    if _inflated_size(data, MAX_PDF_INFLATED) > MAX_PDF_INFLATED:
+        raise UploadRefused(PDF_TOO_LARGE_MESSAGE)
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
             objects = pdf.objects
@@ -229,6 +264,74 @@ def _check_pdf(data: bytes) -> bytes:
     except Exception:  # noqa: BLE001 - qpdf reports damaged or hostile files in several ways
         raise UploadRefused(UNREADABLE_MESSAGE) from None
     return data
+
+
+_STREAM_START = re.compile(rb"stream\r?\n")
+_INFLATE_CHUNK = 1 << 20  # output per step
+_INFLATE_PIECE = 1 << 16  # input per step
+_INFLATE_DEPTH = 4  # Flate inside Flate inside Flate...: every layer's output counts
+
+
+def _inflated_size(data: bytes, limit: int) -> int:
+    """What the PDF's zlib (Flate) streams inflate to, together, stopping once past limit.
+
+    Found from the raw bytes (every "stream" keyword followed by zlib data), not from a parser, and
+    inflated a chunk at a time, so a bomb costs at most limit bytes of work and a chunk of memory.
+    """
+    total = 0
+    for match in _STREAM_START.finditer(data):
+        start = match.end()
+        if not _looks_like_zlib(data[start:start + 2]):
+            continue
+        total += _inflate_count(memoryview(data)[start:], limit - total, _INFLATE_DEPTH)
+        if total > limit:
+            break
+    return total
+
+
+def _looks_like_zlib(head: bytes) -> bool:
+    return len(head) == 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+
+
+def _inflate_count(compressed: bytes, budget: int, depth: int) -> int:
+    """Bytes inflated from compressed (and from zlib data inside it, to depth layers); stops past budget."""
+    return _Layer(depth).feed(compressed, budget)
+
+
+class _Layer:
+    """One layer of zlib data, inflated as it arrives; zlib data coming out of it goes to a layer inside."""
+
+    def __init__(self, depth: int):
+        self.inflater = zlib.decompressobj()
+        self.depth = depth
+        self.broken = False
+        self.inner: _Layer | None = None
+        self.started = False
+
+    def feed(self, data, budget: int) -> int:
+        """Inflate data (bytes or a memoryview), handed in pieces so no call copies more than a piece."""
+        count = 0
+        view = memoryview(data)
+        for at in range(0, len(view), _INFLATE_PIECE):
+            if self.broken or self.inflater.eof or count > budget:
+                break
+            pending = view[at:at + _INFLATE_PIECE]
+            try:
+                while pending and count <= budget and not self.inflater.eof:
+                    chunk = self.inflater.decompress(pending, _INFLATE_CHUNK)
+                    pending = self.inflater.unconsumed_tail
+                    count += len(chunk)
+                    if not chunk:
+                        break  # nothing more comes out of this piece
+                    if self.depth > 1:
+                        if not self.started and _looks_like_zlib(chunk[:2]):
+                            self.inner = _Layer(self.depth - 1)
+                        self.started = True
+                        if self.inner is not None:
+                            count += self.inner.feed(chunk, budget - count)
+            except zlib.error:
+                self.broken = True  # not (or no longer) zlib data: what came out so far still counts
+        return count
 
 
 def _check_pdf_object(root) -> None:
