@@ -84,4 +84,4 @@ def _init_database(app: Flask) -> None:
         with app.app_context():
             from portal.sqlite import configure_sqlite
 
-            configure_sqlite(db.engine)
+            configure_sqlite(db.engine, app)

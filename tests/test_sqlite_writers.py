@@ -111,3 +111,32 @@ def test_writes_without_an_explicit_lock_queue_instead_of_failing(money_app):
         added = db.session.scalars(sa.select(Shift.notes).where(Shift.timesheet_id == ts_id, Shift.notes.like("tab %"))).all()
         assert len(added) == 1  # one version, one change: the other tabs were told to look again
         assert len(db.session.get(Timesheet, ts_id).shifts) == shifts_before + 1
+
+
+def test_a_read_whose_small_write_meets_a_stale_snapshot_is_run_again_not_an_error(app):
+    """A GET reads, another request commits, then the GET writes (its audit row): SQLite refuses that write
+    at once ("database is locked"), and the page is run once more from the start instead of failing."""
+    from datetime import UTC, datetime
+
+    from portal.models import AuditEvent
+
+    calls = []
+    other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    def page_that_reads_then_writes():
+        calls.append(1)
+        db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))  # the read snapshot starts here
+        if len(calls) == 1:
+            with other.begin() as conn:  # another request commits in between
+                conn.execute(sa.insert(AuditEvent.__table__).values(action="other.request", at=datetime.now(UTC)))
+        db.session.add(AuditEvent(action="page.viewed"))
+        db.session.commit()
+        return "viewed"
+
+    app.add_url_rule("/test-only/reads-then-writes", "reads_then_writes", page_that_reads_then_writes)
+    response = app.test_client().get("/test-only/reads-then-writes")
+    other.dispose()
+    assert (response.status_code, response.get_data(as_text=True), len(calls)) == (200, "viewed", 2)
+    with app.app_context():
+        actions = db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action.in_(["page.viewed", "other.request"]))).all()
+    assert sorted(actions) == ["other.request", "page.viewed"]  # the retried page wrote once
