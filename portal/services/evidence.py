@@ -184,6 +184,11 @@ def _audit_virus(name: str, data: bytes) -> None:
         request_id=g.get("request_id", "") if has_request_context() else "",
         address=(request.remote_addr or "")[:64] if has_request_context() else "",
     )
+    if db.session().in_transaction() and db.engine.dialect.name == "sqlite":
+        # On SQLite a POST holds the write lock from its start (portal/sqlite.py), so a second connection
+        # would wait for it and fail. The upload is refused; what the request did before (its reads, the
+        # audit of opening the page) is committed as the page would commit it, releasing the lock.
+        db.session.commit()
     try:
         with Session(db.engine) as session:
             session.add(event)
