@@ -1,7 +1,8 @@
 """Ledger invariants: the cached balance always equals the sum of the entries, whatever happens.
 
 A Hypothesis state machine posts, reverses, annotates and imports card statements in any order;
-after every step each account's cached balance and entry count must equal its entries. The
+after every step each account's cached balance and entry count must equal its entries, and its counts of
+entries waiting for a receipt or an explanation must equal its entry states. The
 database itself refuses to change or delete an entry or an annotation (append-only triggers in
 migration 0002), and money is integer pence only.
 """
@@ -65,6 +66,17 @@ def balance_mismatches() -> list[tuple]:
         sa.select(sums.c.account_id).where(sums.c.account_id.not_in(sa.select(AccountBalance.account_id)))
     ).all()
     return bad + [("no balance row", *o) for o in orphans]
+
+
+def attention_mismatches() -> list[tuple]:
+    """Accounts whose attention counts (receipts, explanations) differ from their entry states (empty when all agree)."""
+    counted = {account: (int(r), int(e)) for account, r, e in db.session.execute(sa.text(
+        "SELECT account_id, SUM(CASE WHEN needs_evidence THEN 1 ELSE 0 END), SUM(CASE WHEN needs_explanation THEN 1 ELSE 0 END)"
+        " FROM entry_states GROUP BY account_id")) if (r, e) != (0, 0)}
+    kept = {account: (int(r), int(e)) for account, r, e in db.session.execute(sa.text(
+        "SELECT account_id, receipts_missing, explanations_missing FROM account_attention")) if (r, e) != (0, 0)}
+    return [(account, kept.get(account, (0, 0)), counted.get(account, (0, 0)))
+            for account in sorted(set(counted) | set(kept)) if kept.get(account) != counted.get(account)]
 
 
 def pounds(pence: int) -> str:
@@ -219,6 +231,7 @@ def test_the_cached_balance_always_equals_the_entries(app, tmp_path):
                 return
             db.session.rollback()  # read what is committed
             assert balance_mismatches() == []
+            assert attention_mismatches() == []
             # The machine's own accounts, one by one (the figures the pages show).
             for account_id, _ in self.accounts:
                 assert ledger.balance(account_id) == ledger.balance_from_entries(account_id)

@@ -33,6 +33,7 @@ from portal.models.employing import (
 )
 from portal.models.evidence import Evidence
 from portal.models.ledger import (
+    AccountAttention,
     AccountBalance,
     EntryAnnotation,
     EntryKind,
@@ -142,6 +143,7 @@ __all__ = [
     "VacancyInterest",
     "VacancyStatus",
     "VerificationRequest",
+    "AccountAttention",
     "AccountBalance",
     "AuditEvent",
     "Budget",

@@ -128,6 +128,19 @@ class AccountBalance(db.Model):
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AccountAttention(db.Model):
+    """How many of an account's entries wait for a receipt, and for an explanation: the work queues, the
+    caseload's flag and the dashboard read these instead of searching every entry. Moved in the same
+    transaction as the entry states (ledger.post, ledger.annotate, evidence, the card import's batches, the
+    demo's bulk insert); tests prove they equal the counts of entry_states."""
+
+    __tablename__ = "account_attention"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("dp_accounts.id"), primary_key=True)
+    receipts_missing: Mapped[int] = mapped_column(Integer, default=0)
+    explanations_missing: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SpendSummary(db.Model):
     """Spend, refunds and reclaims per account, financial year, kind and current category: the council
     dashboard reads these instead of summing the ledger. Moved in the same transaction as the entries

@@ -49,7 +49,7 @@ from portal.models import (
 from portal.services import cycles, excess
 from portal.services.amounts import to_hundredths
 from portal.services.clock import london_today, utcnow
-from portal.services.ledger import SUMMARISED_KINDS, move_spend, needs_evidence, spend_key
+from portal.services.ledger import SUMMARISED_KINDS, move_attention, move_spend, needs_evidence, spend_key
 from portal.services.local_settings import council_settings
 
 MATCH_WINDOW = timedelta(days=5)
@@ -489,7 +489,7 @@ def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_i
             .where(_one_of(entries_table.c.external_id, [row.external_id for row, *_ in new_entries]))
         ).all())
         ids = [id_of[row.external_id] for row, *_ in new_entries]
-        _bulk_insert(connection, EntryState.__table__, [
+        state_rows = [
             {
                 "entry_id": entry_id, "account_id": info.account_id, "category": category.value if category else None,
                 "flags": ",".join(sorted(flags)), "explanation": "", "needs_explanation": bool(flags), "evidence_count": 0,
@@ -497,7 +497,13 @@ def _import_batch(batch: list[Row], accounts, categoriser: Categoriser, import_i
                 "confirmed_external_id": None, "support_line_id": None,
             }
             for entry_id, (row, kind, category, flags, info, _) in zip(ids, new_entries, strict=True)
-        ])
+        ]
+        _bulk_insert(connection, EntryState.__table__, state_rows)
+        attention: dict[int, tuple[int, int]] = {}
+        for state in state_rows:
+            receipts, explanations = attention.get(state["account_id"], (0, 0))
+            attention[state["account_id"]] = (receipts + state["needs_evidence"], explanations + state["needs_explanation"])
+        move_attention(attention)
         for entry_id, (_, _, _, flags, _, expected_id) in zip(ids, new_entries, strict=True):
             if flags:
                 report.flagged += 1

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from portal.access import visible_recipients
 from portal.extensions import db
 from portal.models import (
+    AccountAttention,
     Budget,
     BudgetKind,
     BudgetVersion,
@@ -655,8 +656,8 @@ def _ratio(part: int, whole: int) -> float | None:
 
 def _open_work(people, providers: dict, reviews: dict, overdue: dict) -> Table:
     """Per support service: timesheets waiting for approval or to be keyed in, receipts and
-    explanations missing, excess reviews open, reviews and audits overdue. Three queries here
-    (timesheets, receipts, explanations); `overdue` is services.audits.overdue_by_provider."""
+    explanations missing, excess reviews open, reviews and audits overdue. Two queries here
+    (timesheets; receipts and explanations); `overdue` is services.audits.overdue_by_provider."""
     def count_of(status: TimesheetStatus):
         return sa.func.sum(sa.case((Timesheet.status == status, 1), else_=0))
 
@@ -673,31 +674,27 @@ def _open_work(people, providers: dict, reviews: dict, overdue: dict) -> Table:
         .group_by(CaseloadEntry.provider_id)
     ).all()}
 
-    def missing(condition) -> dict:
-        # Counted per person first (the rows arrive in person order, so no sort), then per provider:
-        # one caseload look-up per person rather than one per entry.
-        per_person = (
-            sa.select(people.c.person_id.label("person_id"), sa.func.count().label("n"))
-            .select_from(people).join(DPAccount, DPAccount.recipient_id == people.c.person_id)
-            .join(EntryState, EntryState.account_id == DPAccount.id)
-            .where(condition).group_by(people.c.person_id).subquery("per_person")
-        )
-        return dict(db.session.execute(
-            sa.select(CaseloadEntry.provider_id, sa.func.sum(per_person.c.n))
-            .select_from(per_person).outerjoin(CaseloadEntry, CaseloadEntry.recipient_id == per_person.c.person_id)
-            .group_by(CaseloadEntry.provider_id)
-        ).all())
-
-    receipts = missing(EntryState.needs_evidence.is_(True))
-    # needs_evidence IN (false, true) lets the (account, needs_evidence, needs_explanation) index seek both halves.
-    explanations = missing(sa.and_(EntryState.needs_evidence.in_([False, True]), EntryState.needs_explanation.is_(True)))
+    # Receipts and explanations missing from the per-account counts the ledger keeps (account_attention),
+    # per person first (no sort, one caseload look-up per person), then per provider.
+    per_person = (
+        sa.select(people.c.person_id.label("person_id"), sa.func.sum(AccountAttention.receipts_missing).label("receipts"),
+                  sa.func.sum(AccountAttention.explanations_missing).label("explanations"))
+        .select_from(people).join(DPAccount, DPAccount.recipient_id == people.c.person_id)
+        .join(AccountAttention, AccountAttention.account_id == DPAccount.id)
+        .group_by(people.c.person_id).subquery("per_person")
+    )
+    attention = {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in db.session.execute(
+        sa.select(CaseloadEntry.provider_id, sa.func.sum(per_person.c.receipts), sa.func.sum(per_person.c.explanations))
+        .select_from(per_person).outerjoin(CaseloadEntry, CaseloadEntry.recipient_id == per_person.c.person_id)
+        .group_by(CaseloadEntry.provider_id)
+    ).all()}
     rows = []
     for provider_id, info in providers.items():
         open_reviews = sum(reviews.get((status, provider_id), (0,))[0] for status in UNDECIDED)
         waiting, paper = timesheets.get(provider_id, (0, 0))
         late = overdue.get(provider_id)
-        rows.append([info["name"], info["cases"], waiting, paper, int(receipts.get(provider_id, 0)),
-                     int(explanations.get(provider_id, 0)), open_reviews, late.reviews if late else 0, late.audits if late else 0])
+        receipts, explanations = attention.get(provider_id, (0, 0))
+        rows.append([info["name"], info["cases"], waiting, paper, receipts, explanations, open_reviews, late.reviews if late else 0, late.audits if late else 0])
     total = ["Total", *(sum(row[i] for row in rows) for i in range(1, 9))]
     return Table(
         "open-work", "Open work by support service",

@@ -629,6 +629,7 @@ def generate_money(first_person_id: int, last_person_id: int, *, seed: int = 202
         .group_by(LedgerEntry.account_id),
     ))
     ledger_refresh_spend(next_id["accounts"] - len(person_ids))
+    ledger_refresh_attention(next_id["accounts"] - len(person_ids))
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         for table in ("dp_accounts", "budgets", "budget_versions", "support_plans", "support_lines", "ledger_entries"):
@@ -641,6 +642,12 @@ def ledger_refresh_spend(first_account_id: int) -> None:
     from portal.services.ledger import refresh_spend
 
     refresh_spend(first_account_id)
+
+
+def ledger_refresh_attention(first_account_id: int) -> None:
+    from portal.services.ledger import refresh_attention
+
+    refresh_attention(first_account_id)
 
 
 def ledger_payee_id(name: str) -> int:

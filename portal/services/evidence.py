@@ -56,7 +56,7 @@ from portal.models import (
     Recipient,
     SupportLine,
 )
-from portal.services import virus_scan
+from portal.services import ledger, virus_scan
 from portal.storage import Storage
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -510,11 +510,19 @@ def _record(entry_id: int, storage_name: str, cleaned: Cleaned, user_id: int | N
     )
     db.session.add(item)
     db.session.flush()
-    db.session.execute(
+    # Only the upload that turns needs_evidence off moves the account's count (a second receipt, or a
+    # second upload racing this one, finds it off already: the row lock makes the second wait and re-check).
+    answered = db.session.execute(
         sa.update(EntryState)
-        .where(EntryState.entry_id == entry_id)
-        .values(evidence_count=EntryState.evidence_count + 1, needs_evidence=False)
+        .where(EntryState.entry_id == entry_id, EntryState.needs_evidence.is_(True))
+        .values(needs_evidence=False)
+        .returning(EntryState.account_id)
+    ).scalar()
+    db.session.execute(
+        sa.update(EntryState).where(EntryState.entry_id == entry_id).values(evidence_count=EntryState.evidence_count + 1)
     )
+    if answered is not None:
+        ledger.move_attention({answered: (-1, 0)})
     return item
 
 

@@ -1,5 +1,5 @@
-"""Posting to the ledger: entries never change, the balance cache and the spend summaries move in the
-same transaction.
+"""Posting to the ledger: entries never change, the balance cache, the spend summaries and the counts of
+entries waiting for a receipt or an explanation move in the same transaction.
 
 Callers commit. Every function here adds to the session only, so an entry, its state, its history
 and the balance change land together or not at all.
@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.extensions import db
 from portal.models import (
+    AccountAttention,
     AccountBalance,
     Category,
     EntryAnnotation,
@@ -91,18 +92,18 @@ def post(
     )
     db.session.add(entry)
     db.session.flush()
-    db.session.add(
-        EntryState(
-            entry_id=entry.id,
-            account_id=account_id,
-            category=category,
-            support_line_id=support_line_id,
-            flags=",".join(flags),
-            needs_evidence=needs_evidence(kind, amount_pence, source, evidence_threshold_pence),
-            needs_explanation=bool(flags),
-        )
+    state = EntryState(
+        entry_id=entry.id,
+        account_id=account_id,
+        category=category,
+        support_line_id=support_line_id,
+        flags=",".join(flags),
+        needs_evidence=needs_evidence(kind, amount_pence, source, evidence_threshold_pence),
+        needs_explanation=bool(flags),
     )
+    db.session.add(state)
     _move_balance(account_id, amount_pence)
+    move_attention({account_id: (int(state.needs_evidence), int(state.needs_explanation))})
     if kind in SUMMARISED_KINDS:
         move_spend({spend_key(account_id, entry_date, kind, category): (amount_pence, 0 if reverses_id else 1)})
     return entry
@@ -156,6 +157,46 @@ def move_spend(moves: dict[tuple, tuple[int, int]]) -> None:
     ])
 
 
+def move_attention(moves: dict[int, tuple[int, int]]) -> None:
+    """Add (receipts, explanations) to account_attention rows by account: one upsert, in account order so
+    concurrent writers lock rows alike (as move_spend)."""
+    moves = {account_id: value for account_id, value in moves.items() if value != (0, 0)}
+    if not moves:
+        return
+    table = AccountAttention.__table__
+    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
+    insert = dialect.insert(table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.account_id],
+        set_={"receipts_missing": table.c.receipts_missing + insert.excluded.receipts_missing,
+              "explanations_missing": table.c.explanations_missing + insert.excluded.explanations_missing},
+    )
+    db.session.execute(upsert, [
+        {"account_id": account_id, "receipts_missing": receipts, "explanations_missing": explanations}
+        for account_id, (receipts, explanations) in sorted(moves.items())
+    ])
+
+
+def attention_counts_sql():
+    """(account_id, receipts, explanations) counted from entry_states: what account_attention must equal."""
+    return (
+        sa.select(EntryState.account_id,
+                  sa.func.sum(sa.case((EntryState.needs_evidence.is_(True), 1), else_=0)),
+                  sa.func.sum(sa.case((EntryState.needs_explanation.is_(True), 1), else_=0)))
+        .where(sa.or_(EntryState.needs_evidence.is_(True), EntryState.needs_explanation.is_(True)))
+        .group_by(EntryState.account_id)
+    )
+
+
+def refresh_attention(first_account_id: int) -> None:
+    """Recompute account_attention from entry_states for accounts with ids from first_account_id (bulk loads)."""
+    db.session.execute(sa.delete(AccountAttention).where(AccountAttention.account_id >= first_account_id))
+    db.session.execute(sa.insert(AccountAttention.__table__).from_select(
+        ["account_id", "receipts_missing", "explanations_missing"],
+        attention_counts_sql().where(EntryState.account_id >= first_account_id),
+    ))
+
+
 def refresh_spend(first_account_id: int) -> None:
     """Recompute spend_summaries from the ledger for accounts with ids from first_account_id (bulk loads)."""
     db.session.execute(sa.delete(SpendSummary).where(SpendSummary.account_id >= first_account_id))
@@ -199,7 +240,8 @@ def annotate(
     Entries are created with their first annotation in entry_states only (bulk imports stay lean);
     the first change writes that original down before the new one, so the history is complete.
     """
-    state = db.session.get(EntryState, entry_id)
+    # Locked, so two people explaining the same payment at once move the attention count once.
+    state = db.session.get(EntryState, entry_id, with_for_update=True)
     has_history = db.session.scalar(sa.select(EntryAnnotation.id).where(EntryAnnotation.entry_id == entry_id).limit(1))
     if not has_history:
         db.session.add(
@@ -221,7 +263,9 @@ def annotate(
         state.support_line_id = support_line_id
     if explanation is not None:
         state.explanation = explanation.strip()[:500]
+        needed = bool(state.needs_explanation)
         state.needs_explanation = not state.explanation and bool(state.flags)
+        move_attention({state.account_id: (0, int(state.needs_explanation) - int(needed))})
     db.session.add(
         EntryAnnotation(
             entry_id=entry_id, category=state.category, support_line_id=state.support_line_id, flags=state.flags,

@@ -132,6 +132,7 @@ REGISTER: dict[str, Personal | NoPersonalData] = {
     "budget_versions": Personal("changes to your budget amounts", (Parent("budget_id", "budgets"),)),
     "budget_suspensions": Personal("times your payments were paused", (Parent("budget_id", "budgets"),)),
     # Money.
+    "account_attention": Personal("how many of your payments wait for a receipt or an explanation", _ACCOUNT),
     "account_balances": Personal("your account balances", _ACCOUNT),
     "ledger_entries": Personal("money in and out of your account", _ACCOUNT),
     "payees": Personal("the names of those your account paid", (ReferencedBy("ledger_entries", "payee_id"),)),

@@ -102,6 +102,7 @@ POLICY: dict[str, Keep | Delete | Blank] = {
     "budgets": Keep("amounts and dates only"),
     "budget_versions": Blank({"reason": ""}),
     "budget_suspensions": Blank({"reason": "", "resume_reason": ""}),
+    "account_attention": Keep("counts of payments waiting for a receipt or an explanation"),
     "account_balances": Keep("balances"),
     "ledger_entries": Keep("amounts and dates: the council's totals"),
     "entry_annotations": Blank({"explanation": "", "note": ""}),
