@@ -44,9 +44,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from tests.benchmarks.common import BenchError, recreate_postgres_database
+from tests.benchmarks.common import BenchDatabase, BenchError, create_bench_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DB = "portal_import_bench"
@@ -81,38 +80,8 @@ COUNCIL = {1: "NORTHFIELD CITY COUNCIL", 0: "EASTMOOR COUNTY COUNCIL"}
 # The database --------------------------------------------------------------------------------
 
 
-@dataclass
-class Database:
-    url: str
-    kind: str
-    admin_url: str | None = None
-
-    def describe(self) -> str:
-        engine = sa.create_engine(self.url)
-        try:
-            with engine.connect() as conn:
-                if self.kind == "postgresql":
-                    return f"PostgreSQL {conn.exec_driver_sql('SHOW server_version').scalar()}"
-                return f"SQLite {conn.exec_driver_sql('SELECT sqlite_version()').scalar()} (file {make_url(self.url).database})"
-        finally:
-            engine.dispose()
-
-    def remove(self) -> None:
-        if self.kind == "postgresql" and self.admin_url:
-            engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-            try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            finally:
-                engine.dispose()
-
-
-def create_database(folder: Path) -> Database:
-    given = os.environ.get("DATABASE_URL", "").strip()
-    if not given:
-        return Database(url=f"sqlite:///{folder / 'import-bench.db'}", kind="sqlite")
-    url = recreate_postgres_database(given, BENCH_DB)
-    return Database(url=url, kind="postgresql", admin_url=given)
+def create_database(folder: Path) -> BenchDatabase:
+    return create_bench_database(folder, "import-bench.db", BENCH_DB)
 
 
 def make_app(url: str):

@@ -56,9 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from tests.benchmarks.common import BenchError, percentile, recreate_postgres_database
+from tests.benchmarks.common import BenchDatabase, BenchError, create_bench_database, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DB = "portal_payroll_bench"
@@ -73,49 +72,8 @@ FREQUENCIES = ["weekly", "fortnightly", "4-weekly", "monthly"]  # PayPeriod valu
 # The database --------------------------------------------------------------------------------
 
 
-@dataclass
-class Database:
-    url: str
-    kind: str  # "postgresql" or "sqlite"
-    admin_url: str | None = None
-
-    def describe(self) -> str:
-        engine = sa.create_engine(self.url)
-        try:
-            with engine.connect() as conn:
-                if self.kind == "postgresql":
-                    where = make_url(self.url)
-                    return f"PostgreSQL {conn.exec_driver_sql('SHOW server_version').scalar()} (database {where.database})"
-                return f"SQLite {conn.exec_driver_sql('SELECT sqlite_version()').scalar()} (file {make_url(self.url).database})"
-        finally:
-            engine.dispose()
-
-    def analyze(self) -> None:
-        """PostgreSQL: planner statistics now (as autovacuum would soon after a bulk load); see run.py."""
-        if self.kind != "postgresql":
-            return
-        engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        finally:
-            engine.dispose()
-
-    def remove(self) -> None:
-        if self.kind == "postgresql" and self.admin_url:
-            engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-            try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            finally:
-                engine.dispose()
-
-
-def create_database(folder: Path) -> Database:
-    given = os.environ.get("DATABASE_URL", "").strip()
-    if not given:
-        return Database(url=f"sqlite:///{folder / 'payroll-bench.db'}", kind="sqlite")
-    return Database(url=recreate_postgres_database(given, BENCH_DB), kind="postgresql", admin_url=given)
+def create_database(folder: Path) -> BenchDatabase:
+    return create_bench_database(folder, "payroll-bench.db", BENCH_DB)
 
 
 # The provider and its runs ---------------------------------------------------------------------
