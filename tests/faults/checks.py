@@ -56,7 +56,7 @@ def integrity(path: Path) -> str:
 
 def invariant_problems(path: Path) -> list[str]:
     """The ledger's cached balances and counts equal its entries; every entry has its one state row, whose
-    receipt count equals its receipts."""
+    receipt count equals its receipts; each account's counts waiting for a receipt or an explanation equal its states."""
     problems = []
     with connect(path) as conn:
         rows = conn.execute("""
@@ -80,6 +80,14 @@ def invariant_problems(path: Path) -> list[str]:
         """).fetchone()[0]
         if miscounted:
             problems.append(f"{miscounted} entries whose receipt count differs from their receipts")
+        attention = conn.execute("""
+            SELECT COUNT(*) FROM (
+                SELECT account_id, SUM(needs_evidence) AS r, SUM(needs_explanation) AS e FROM entry_states GROUP BY account_id
+            ) s FULL OUTER JOIN account_attention a ON a.account_id = s.account_id
+            WHERE COALESCE(a.receipts_missing, 0) != COALESCE(s.r, 0) OR COALESCE(a.explanations_missing, 0) != COALESCE(s.e, 0)
+        """).fetchone()[0]
+        if attention:
+            problems.append(f"{attention} account(s) whose counts of payments waiting for a receipt or an explanation differ from their entries")
     return problems
 
 
