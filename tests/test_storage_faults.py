@@ -14,7 +14,7 @@ import stat
 import pytest
 
 from portal.storage import Storage
-from portal.web.evidence.views import STORAGE_DOWN_MESSAGE
+from portal.web.uploads import STORAGE_DOWN_MESSAGE
 from tests import test_evidence
 from tests.test_evidence import counts, error_messages, files_in, good_pdf, receipt_url, signed_in, spending_fields, upload
 

@@ -9,6 +9,7 @@ Checks are verified by DPSS staff only, and the verifier recorded is always the 
 organisation, never a value from a form.
 """
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,6 +36,8 @@ from portal.services.contact_details import photo_problem, problems_in_text
 from portal.services.evidence import Cleaned, UploadRefused
 from portal.services.register_options import CHECK_LABELS, CHECK_ORDER, check_kind_bit
 from portal.storage import Storage
+
+log = logging.getLogger(__name__)
 
 DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
 MAX_DISTRICTS = 30
@@ -191,7 +194,12 @@ def set_photo(profile: PAProfile, cleaned: Cleaned, storage: Storage | None = No
         storage.delete(name)
         raise
     if old:
-        storage.delete(old)
+        # The new photo is committed: an old file that cannot go now (a read-only folder) is left as an orphan for
+        # flask remove-orphan-files, never reported as a failed upload.
+        try:
+            storage.delete(old)
+        except OSError as error:
+            log.warning("The old photo %s could not be removed: %s", old, error)
 
 
 def remove_photo(profile: PAProfile, storage: Storage | None = None) -> None:

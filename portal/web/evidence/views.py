@@ -12,6 +12,7 @@ from portal.sqlite import immediate_transaction
 from portal.storage import Storage
 from portal.web.evidence.forms import ACCEPT, ReceiptForm, SpendingForm
 from portal.web.helpers import audit
+from portal.web.uploads import storage_failed
 
 bp = Blueprint("evidence", __name__, url_prefix="/people")
 
@@ -27,15 +28,6 @@ def _read_upload(field) -> tuple[bytes, str]:
     """The uploaded bytes (at most one byte over the limit: enough to know it is too large) and name."""
     upload = field.data
     return upload.stream.read(evidence.MAX_BYTES + 1), upload.filename or ""
-
-
-# The evidence folder could not take the file (disk full, read-only, permissions): nothing was stored.
-STORAGE_DOWN_MESSAGE = "The file could not be saved just now, so nothing was added. Try again later."
-
-
-def _storage_failed(field, error: OSError) -> None:
-    current_app.logger.error("Evidence storage could not save an upload: %s", error)
-    field.errors.append(STORAGE_DOWN_MESSAGE)
 
 
 def _check_file(field):
@@ -69,7 +61,7 @@ def add_receipt(person_id: int, entry_id: int):
                                                          acting_for_id=recipient.person_id),
                     )
             except OSError as error:
-                _storage_failed(form.receipt, error)
+                storage_failed(form.receipt, error)
             else:
                 flash(f"Receipt added: {cleaned.display_name}", "success")
                 return redirect(_transactions_url(recipient.person_id))
@@ -118,7 +110,7 @@ def add_spending(person_id: int):
                                                          record_id=item.entry_id, acting_for_id=recipient.person_id),
                     )
             except OSError as error:
-                _storage_failed(form.receipt, error)
+                storage_failed(form.receipt, error)
             else:
                 flash("Spending added with its receipt", "success")
                 return redirect(back_url)

@@ -50,6 +50,7 @@ from portal.web.managed_payments.forms import (
     WagesForm,
     new_request_key,
 )
+from portal.web.uploads import storage_failed
 
 bp = Blueprint("managed_payments", __name__)
 
@@ -293,6 +294,10 @@ def record(person_id: int, kind_slug: str):
                 return redirect(_show_url(already.record))
             except service.PaymentError as error:
                 loose = _put_problems(form, error.problems)
+            except OSError as error:  # the folder is full or read-only: no invoice stored, nothing recorded or paid
+                if kind != ManagedPaymentKind.INVOICE:
+                    raise  # only an invoice is stored: anything else is not the folder's fault
+                storage_failed(form.invoice, error)
             else:
                 if payment.needs_approval:
                     flash(f"Payment of {format_pounds(payment.amount_pence)} to {payment.payee} recorded. It is over "

@@ -40,6 +40,7 @@ from portal.web.register.forms import (
     profile_form_data,
 )
 from portal.web.register_shared import CHECK_STATE_TAGS as STATE_TAGS, WEEK, add_error, profile_labels, show_problems
+from portal.web.uploads import storage_failed
 
 bp = Blueprint("register", __name__)
 
@@ -234,6 +235,8 @@ def photo():
         except UploadRefused as refusal:
             db.session.rollback()
             add_error(form, "photo", refusal.message)
+        except OSError as error:  # the folder is full or read-only: no photo stored, the old one kept
+            storage_failed(form.photo, error)
         else:
             flash("Your photo has been added.", "success")
             return redirect(url_for(".profile"))
@@ -290,6 +293,8 @@ def new_check():
             except RegisterError as error:
                 db.session.rollback()
                 show_problems(form, error.problems, "kind")
+            except OSError as error:  # the folder is full or read-only: no document stored, no check added
+                storage_failed(form.document, error)
             else:
                 flash(f"Your {in_sentence(service.check_label(check))} has been added. Ask a support service to verify it.",
                       "success")

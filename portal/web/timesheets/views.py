@@ -37,6 +37,7 @@ from portal.services.timesheets import KeyedTotals, ShiftInput, TimesheetError
 from portal.storage import Storage, StorageError
 from portal.web.helpers import audit, is_htmx, render_page_or_block
 from portal.web.timesheets.forms import ActionForm, ClaimForm, PaidForm, PaperForm, SendBackForm, ShiftForm, StartForm
+from portal.web.uploads import storage_failed
 
 bp = Blueprint("timesheets", __name__)
 
@@ -158,11 +159,14 @@ def paper(person_id: int):
             except StorageError:
                 form.scan.errors.append("The file could not be saved. Try again later.")
                 return _paper_page(recipient, form)
+            except OSError as error:  # the folder is full or read-only: nothing stored, no timesheet made
+                storage_failed(form.scan, error)
+                return _paper_page(recipient, form)
             try:
                 ts = timesheets.record_paper(employment, period, current_user, keyed)
                 timesheets.attach_document(ts, name, cleaned, current_user)
                 audit("timesheet.paper_uploaded", record_type="timesheet", record_id=ts.id, acting_for_id=recipient.person_id)
-                _done()
+                db.session.commit()
             except TimesheetError as refusal:
                 db.session.rollback()
                 storage.delete(name)
@@ -172,6 +176,8 @@ def paper(person_id: int):
                 db.session.rollback()
                 storage.delete(name)
                 raise
+            # Emailed after the try: the timesheet is committed by now, so a mail failure must not delete its scan.
+            notifications.deliver_pending(current_app.config)
             flash(_paper_outcome(ts), "success")
             return redirect(url_for("timesheets.show", timesheet_id=ts.id))
     return _paper_page(recipient, form)
@@ -339,7 +345,12 @@ def add_claim(timesheet_id: int):
             form.amount.errors.append("Enter the amount spent, like £4.50")
         if not _has_errors(form):
             storage = Storage.from_config()
-            name = storage.save(cleaned.data, cleaned.extension) if cleaned else None
+            try:
+                name = storage.save(cleaned.data, cleaned.extension) if cleaned else None
+            except OSError as error:  # the folder is full or read-only: nothing stored, no claim added
+                storage_failed(form.receipt, error)
+                db.session.refresh(ts)
+                return _show(ts, claim_form=form)
             try:
                 document = timesheets.attach_document(ts, name, cleaned, current_user) if cleaned else None
                 timesheets.add_claim(ts, kind, date.fromisoformat(form.claim_date.data), form.description.data,
