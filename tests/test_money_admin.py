@@ -212,6 +212,34 @@ def test_kim_uploads_the_sample_and_sees_the_report(money, spool_dir):
     assert (event.record_type, event.record_id, event.outcome) == ("card_import", str(record.id), "imported")
 
 
+def test_a_full_temporary_folder_refuses_the_statement_clearly_and_imports_nothing(money, spool_dir, monkeypatch):
+    import errno
+
+    from werkzeug.datastructures import FileStorage
+
+    kim = signed_in(money.app, "kim@brightpath.example")
+    before = ledger_size(money.app)
+    real_save = FileStorage.save
+
+    def disk_full(self, destination, buffer_size=16384):
+        destination.write(b"Transaction ID,")  # part of the copy made before the disk filled
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileStorage, "save", disk_full)
+    response = upload(kim, sample_bytes())
+    assert response.status_code == 200
+    page = parsed(response)
+    assert error_messages(page) == ["The file could not be saved just now, so nothing was added. Try again later."]
+    assert ledger_size(money.app) == before
+    assert list(spool_dir.iterdir()) == [], "the half-made copy is removed"
+    with money.app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CardImport)) == 0
+
+    monkeypatch.setattr(FileStorage, "save", real_save)
+    assert upload(kim, sample_bytes()).status_code == 302  # once there is room, the same file goes in
+    assert ledger_size(money.app) > before
+
+
 def test_uploading_the_same_file_again_adds_nothing(money, spool_dir):
     kim = signed_in(money.app, "kim@brightpath.example")
     first = upload(kim, sample_bytes())

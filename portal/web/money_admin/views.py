@@ -53,6 +53,7 @@ from portal.models import (
 from portal.services import audits, card_import, local_settings
 from portal.services.clock import london_today, utcnow
 from portal.web.helpers import audit
+from portal.web.uploads import storage_failed
 from portal.web.money_admin.forms import (
     LAYOUT_HINTS,
     ActionForm,
@@ -124,9 +125,16 @@ def new_import():
     layout = card_import.LAYOUTS[form.layout.data]
     # Copied in chunks to a file of its own (the upload itself is already spooled to disk when large),
     # read by the importer a row at a time, and removed whatever happens.
-    with tempfile.NamedTemporaryFile(prefix="card-import-", suffix=".csv", delete=False) as spool:
-        temporary = Path(spool.name)
-        upload.save(spool)
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(prefix="card-import-", suffix=".csv", delete=False) as spool:
+            temporary = Path(spool.name)
+            upload.save(spool)
+    except OSError as error:  # the temporary folder is full or read-only: nothing was imported
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        storage_failed(form.statement, error)
+        return _render_upload(form)
     try:
         report = card_import.import_file(
             temporary, layout, user_id=current_user.id, display_name=_display_name(upload.filename)
