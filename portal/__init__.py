@@ -65,21 +65,40 @@ def create_app(config: dict | type | None = None) -> Flask:
 
 
 def _init_database(app: Flask) -> None:
+    from sqlalchemy.exc import DBAPIError
+
     url = app.config["SQLALCHEMY_DATABASE_URI"]
+    # This app's own copy: the default is a dict on the Config class, which every app would share, so
+    # one app's PostgreSQL options would reach the next app's SQLite connections.
+    given = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**given, "connect_args": dict(given.get("connect_args") or {})}
     if url.startswith("sqlite"):
         # Make sure the folder for the database file exists (instance/ on a fresh clone).
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:" and not url.startswith("sqlite:///:memory:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).setdefault("timeout", 15)
+        options["connect_args"].setdefault("timeout", 15)
     elif url.startswith("postgresql"):
         # The data is on SSD or in memory: PostgreSQL's default random_page_cost (4) made it choose
         # parallel sequential scans over the work queues' indexes (8 ms with 1.1, over 100 ms without).
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        connect_args = options.setdefault("connect_args", {})
-        connect_args.setdefault("options", "-c random_page_cost=1.1")
+        options["connect_args"].setdefault("options", "-c random_page_cost=1.1")
+        # A restarted server (or anything else that dropped the pool's connections) is noticed at checkout
+        # by a cheap ping, and the dead connection replaced, instead of failing the request that drew it.
+        options.setdefault("pool_pre_ping", True)
     db.init_app(app)
+
+    @app.teardown_appcontext
+    def _release_session(_error):
+        # Runs before Flask-SQLAlchemy's own removal (teardowns run last registered first). When the server
+        # has just dropped the connection (a restart), the ROLLBACK that ends the request fails after the
+        # page was made, and the person would get the server's bare 500: the dead connection is let go here
+        # (SQLAlchemy has invalidated it, and the pool replaces it).
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            app.logger.warning("Database connection lost at the end of a request: %s", str(error.orig or error).strip()[:300])
+            db.session.registry.clear()
+
     if url.startswith("sqlite"):
         with app.app_context():
             from portal.sqlite import configure_sqlite

@@ -79,13 +79,27 @@ def _retry_locked_reads(app: Flask) -> None:
     """A GET that writes a little after reading (the session's last-seen time, the audit of a staff view)
     runs DEFERRED, and if another request committed in between, SQLite refuses the write at once: no
     wait helps a stale snapshot. The page only reads otherwise, so it is run once more from the start
-    rather than shown as an error (the load test saw 2 in 39,000 requests)."""
+    rather than shown as an error (the load test saw 2 in 39,000 requests).
+
+    Flask keeps one handler per exception class, and this one (for OperationalError) is found before the
+    portal's handler for every database error (DBAPIError, in portal/web): anything that is not a lock
+    it can retry is passed on to that one (published as app.extensions["portal.database_error"]), so an
+    unreachable database still gets its "service unavailable" page and any other error its 500."""
+
+    def defer(error: OperationalError):
+        handler = app.extensions.get("portal.database_error")
+        if handler is None:
+            raise error
+        return handler(error)
 
     @app.errorhandler(OperationalError)
     def _locked(error: OperationalError):
         if not is_locked(error) or request.method not in ("GET", "HEAD") or g.get("sqlite_retried"):
-            raise error
+            return defer(error)
         g.sqlite_retried = True
         db.session.rollback()
         app.logger.warning("SQLite was busy; running %s %s again", request.method, request.path)
-        return app.view_functions[request.endpoint](**(request.view_args or {}))
+        try:
+            return app.view_functions[request.endpoint](**(request.view_args or {}))
+        except OperationalError as again:  # locked once more (a 500), or the database has gone (a 503)
+            return defer(again)

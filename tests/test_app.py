@@ -40,6 +40,19 @@ def test_create_app_works_with_no_arguments_from_the_environment(tmp_path):
     assert out.stdout.split() == ["development", f"sqlite:///{tmp_path}/x.db"]
 
 
+def test_each_app_has_its_own_engine_options(tmp_path):
+    """A PostgreSQL app's connection options must not reach the next app's SQLite connections (the default
+    options are one dict on the Config class)."""
+    postgres = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none", "TESTING": True})
+    sqlite = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "TESTING": True})
+    assert postgres.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"] == "-c random_page_cost=1.1"
+    assert postgres.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"timeout": 15}
+    assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    with sqlite.app_context():
+        assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
+
+
 def test_production_start_fails_loudly_without_settings():
     env = {"PORTAL_ENV": "production", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", "from portal import create_app; create_app()"], env=env, capture_output=True, text=True)

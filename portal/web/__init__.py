@@ -2,10 +2,11 @@
 
 from datetime import date, datetime
 
-from flask import Flask, flash, g, render_template
+from flask import Flask, flash, g, make_response, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from govuk_frontend_wtf.main import WTFormsHelpers
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from portal.extensions import db, login_manager
 from portal.services import notifications as notification_service
@@ -114,6 +115,64 @@ def init_app(app: Flask) -> None:
     def _csrf_error(error):
         db.session.rollback()
         return render_template("errors/400.html", error=error, csrf_expired=True), 400
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        """The database cannot be reached (restarting, refusing connections, or it dropped ours): a 503
+        page that needs no database, with Retry-After. Any other database error is re-raised, to Flask's
+        500. On SQLite, portal/sqlite.py's handler for "database is locked" runs first and defers here."""
+        if not database_unreachable(error):
+            raise error
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # nothing to keep: the connection is gone, and the pool replaces it once the server is back
+        # Who is signed in cannot be checked without the database: the page is drawn as for anyone, so
+        # that the header (which reads the person's organisation and messages) asks nothing of it.
+        login_manager._update_request_context_with_user(None)
+        app.logger.warning("Database unreachable on %s %s: %s", request.method, request.path,
+                           str(error.orig or error).strip().splitlines()[0][:300])
+        response = make_response(render_template("errors/503.html"), 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    app.extensions["portal.database_error"] = _database_error
+
+
+RETRY_AFTER_SECONDS = 30
+
+# What the drivers say when the server cannot be reached or has dropped the connection: psycopg (refused,
+# the server restarting or shutting down, a connection it closed) and SQLite (the file cannot be opened).
+UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "the connection is closed",
+    "the connection is lost",
+    "consuming input failed",
+    "not yet accepting connections",
+    "no connection to the server",
+    "unable to open database file",
+)
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether a database error means the database could not be reached (a 503), not a fault in a query (a 500)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    # PostgreSQL's codes for a connection problem (class 08) and for a server shutting down or starting up.
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"):
+        return True
+    message = str(error.orig if error.orig is not None else error).lower()
+    return any(marker in message for marker in UNREACHABLE)
 
 
 def format_pounds(pence: int | None) -> str:

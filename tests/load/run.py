@@ -1,6 +1,7 @@
 """The load test: the personas' real journeys under wrk, then the ledger and timesheet invariants.
 
     python -m tests.load.run [--recipients N] [--connections C] [--duration S] [--workers W] [--reuse URL] [--keep]
+                             [--restart-postgres-at S [--pg-data DIR]]
 
 1. A database as tests/benchmarks/run.py makes one (PostgreSQL when DATABASE_URL is set, else an SQLite
    file; the real migrations, then `flask --app portal demo-data --scale N`), or with --reuse one an
@@ -20,8 +21,16 @@
    employment and period, every shift's minutes equal its times less its break, and every note and
    shift the run's responses reported saved is in the database exactly once.
 
-The exit status is 1 when a request failed (not 2xx/3xx, or a socket error), an invariant does not hold
-or the run could not be done; the figures themselves never fail it.
+With --restart-postgres-at S (PostgreSQL only; issue 8, "Faults"), the cluster is restarted S seconds into
+the run with `pg_ctl restart -m fast`, as the Makefile's .ci/postgres.sh runs pg_ctl (its data folder from
+--pg-data, else PG_DATA, else the Makefile's default /tmp/portal-pg-PORT). The portal is not restarted.
+The requests that failed are counted by the second they were answered in: inside the outage window (from
+the restart's start to the server accepting connections again, a second either side) they are expected,
+and must all be the "service unavailable" page (503); outside it there must be none. A second wrk pass
+of a quarter of the duration (10 s at least) then runs against the recovered portal: its errors must be 0.
+
+The exit status is 1 when a request failed (not 2xx/3xx, or a socket error) outside a restart's outage
+window, an invariant does not hold or the run could not be done; the figures themselves never fail it.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -42,6 +52,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from tests.benchmarks.common import BenchError
 from tests.benchmarks.run import (
@@ -191,8 +202,8 @@ end
 function init(args)
   math.randomseed(id * 7919 + os.time())
   version, pending = first_version, nil
-  notes, adds, removes, stale, codes = 0, 0, 0, 0, ""
-  counts = {}
+  notes, adds, removes, stale, codes, failures = 0, 0, 0, 0, "", ""
+  counts, failed_at = {}, {}
 end
 
 local function headers_for(persona, extra)
@@ -251,6 +262,14 @@ function response(status, headers, body)
   local parts = {}
   for code, n in pairs(counts) do table.insert(parts, code .. "=" .. n) end
   codes = table.concat(parts, ",")
+  if status >= 400 then
+    -- Failed responses by the second they came in (and their status), to tell a restart's window apart.
+    local key = os.time() .. ":" .. status
+    failed_at[key] = (failed_at[key] or 0) + 1
+    parts = {}
+    for k, n in pairs(failed_at) do table.insert(parts, k .. "=" .. n) end
+    failures = table.concat(parts, ",")
+  end
 end
 
 function done(summary, latency, requests)
@@ -269,6 +288,11 @@ function done(summary, latency, requests)
   end
   io.write(string.format("LOAD notes %d\nLOAD adds %d\nLOAD removes %d\nLOAD stale %d\n", n, a, r, st))
   for code, k in pairs(c) do io.write(string.format("LOAD code %s %d\n", code, k)) end
+  for _, t in ipairs(threads) do
+    for second, code, k in string.gmatch(t:get("failures") or "", "(%d+):(%d+)=(%d+)") do
+      io.write(string.format("LOAD failed_at %s %s %s\n", second, code, k))
+    end
+  end
 end
 """
 
@@ -307,13 +331,15 @@ def run_wrk(base: str, script: Path, connections: int, duration: int, threads: i
         raise BenchError(f"wrk did not finish within {duration + 120}s") from error
     if done.returncode != 0:
         raise BenchError(f"wrk failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
-    figures: dict = {"codes": {}}
+    figures: dict = {"codes": {}, "failed_at": []}
     for line in done.stdout.splitlines():
         parts = line.split()
         if not parts or parts[0] != "LOAD":
             continue
         if parts[1] == "code":
             figures["codes"][int(parts[2])] = int(parts[3])
+        elif parts[1] == "failed_at":
+            figures["failed_at"].append((int(parts[2]), int(parts[3]), int(parts[4])))
         elif parts[1] == "socket_errors":
             figures["socket"] = dict(zip(parts[2::2], (int(n) for n in parts[3::2]), strict=True))
         else:
@@ -321,6 +347,76 @@ def run_wrk(base: str, script: Path, connections: int, duration: int, threads: i
     if "requests" not in figures:
         raise BenchError(f"wrk printed no figures:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
     return figures
+
+
+# A PostgreSQL restart under load (issue 8, "Faults") -------------------------------------------
+
+
+def pg_data_dir(url: str, given: str) -> Path:
+    """The cluster's data folder: --pg-data, else PG_DATA, else the Makefile's default for the URL's port."""
+    folder = Path(given or os.environ.get("PG_DATA", "") or f"/tmp/portal-pg-{make_url(url).port or 5432}")
+    if not (folder / "postmaster.pid").is_file():
+        raise BenchError(f"no running PostgreSQL cluster in {folder} (give its data folder with --pg-data or PG_DATA)")
+    return folder
+
+
+def pg_ctl_restart(data_dir: Path) -> list[str]:
+    """pg_ctl as .ci/postgres.sh runs it (as the postgres user when we are root); restart keeps the options
+    the cluster was started with (postmaster.opts)."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(n) for n in re.findall(r"\d+", p.parent.name)])
+    if not bins:
+        raise BenchError("pg_ctl not found under /usr/lib/postgresql")
+    command = [str(bins[-1] / "pg_ctl"), "-D", str(data_dir), "-l", str(data_dir / "log"), "-m", "fast", "-w", "restart"]
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+class Restart:
+    """Restarts the cluster `at` seconds from start(), in a thread, noting when it went down and came back."""
+
+    def __init__(self, data_dir: Path, at: float):
+        self.command, self.at = pg_ctl_restart(data_dir), at
+        self.began = self.ended = 0.0
+        self.error = ""
+        self.timer = threading.Timer(at, self._restart)
+        self.timer.daemon = True
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def _restart(self) -> None:
+        self.began = time.time()
+        try:
+            done = subprocess.run(self.command, cwd="/", capture_output=True, text=True, timeout=120)
+            if done.returncode != 0:
+                self.error = f"pg_ctl restart failed (exit {done.returncode}): {(done.stdout + done.stderr)[-1000:]}"
+        except (OSError, subprocess.TimeoutExpired) as error:
+            self.error = f"pg_ctl restart failed: {error}"
+        self.ended = time.time()
+
+    def finish(self) -> None:
+        self.timer.join()
+        if not self.began:
+            raise BenchError(f"the restart at {self.at:g} s did not happen within the run")
+        if self.error:
+            raise BenchError(self.error)
+
+    def window(self) -> tuple[int, int]:
+        """The outage window in whole seconds (wrk's clock has a one-second grain): a second either side."""
+        return int(self.began) - 1, int(self.ended) + 2
+
+
+def split_failures(figures: dict, restart: Restart) -> dict:
+    first, last = restart.window()
+    inside = [(code, n) for second, code, n in figures["failed_at"] if first <= second <= last]
+    return {
+        "inside": sum(n for _, n in inside),
+        "inside_not_503": sum(n for code, n in inside if code != 503),
+        "outside": sum(n for second, _, n in figures["failed_at"] if not first <= second <= last),
+    }
+
+
+def clock(moment: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(moment))
 
 
 # Invariants ----------------------------------------------------------------------------------
@@ -354,12 +450,16 @@ def sophie_and_kim(plan_: Plan) -> dict:
     }
 
 
-def invariants(plan_: Plan, before: dict, figures: dict) -> list[tuple[str, str]]:
-    """(what was checked, "ok" or what is wrong), read from the database after the run."""
+def invariants(plan_: Plan, before: dict, figures: dict, uncertain: int = 0) -> list[tuple[str, str]]:
+    """(what was checked, "ok" or what is wrong), read from the database after the run.
+
+    `uncertain`: writes answered by an error page during a restart's outage, whose outcome the client cannot
+    know (the server may have committed before the connection was cut); each may or may not be there, but
+    nothing may be there twice and the totals must match what is there."""
     from portal.extensions import db
     from portal.models import AccountBalance, LedgerEntry, Shift, Timesheet
     from portal.models.timesheets import TimesheetStatus
-    from tests.test_ledger_invariants import balance_mismatches
+    from tests.test_ledger_invariants import attention_mismatches, balance_mismatches
 
     db.session.rollback()
     results = []
@@ -372,6 +472,8 @@ def invariants(plan_: Plan, before: dict, figures: dict) -> list[tuple[str, str]
     accounts = session.scalar(sa.select(sa.func.count()).select_from(AccountBalance))
     check(f"ledger: every account's cached balance and entry count equal its entries ({accounts:,} accounts)",
           [f"account {r[0]}: {r[1:]}" for r in balance_mismatches()])
+    check("ledger: every account's counts waiting for a receipt or an explanation equal its entries",
+          [f"account {r[0]}: kept {r[1]}, entries say {r[2]}" for r in attention_mismatches()])
     for column, label in ((LedgerEntry.payment_key, "payment key"), (LedgerEntry.external_id, "card transaction id")):
         twice = session.execute(sa.select(column, sa.func.count()).where(column.is_not(None)).group_by(column)
                                 .having(sa.func.count() > 1)).all()
@@ -394,15 +496,17 @@ def invariants(plan_: Plan, before: dict, figures: dict) -> list[tuple[str, str]
 
     after = sophie_and_kim(plan_)
     adds, removes = int(figures.get("adds", 0)), int(figures.get("removes", 0))
-    expected_minutes = before["worked_minutes"] + (adds - removes) * SHIFT_MINUTES
-    check(f"timesheets: Sophie's draft holds the shifts the run added less those it removed ({adds} added, {removes} removed)",
-          ([f"{after['ours']} of the run's shifts on it, {adds - removes} expected"] if after["ours"] != adds - removes else [])
-          + ([f"its totals say {after['worked_minutes']} minutes worked, {expected_minutes} expected"]
+    expected_minutes = before["worked_minutes"] + after["ours"] * SHIFT_MINUTES
+    slack = f", {uncertain} answers during the outage of unknown outcome" if uncertain else ""
+    check(f"timesheets: Sophie's draft holds the shifts the run added less those it removed ({adds} added, {removes} removed{slack})",
+          ([f"{after['ours']} of the run's shifts on it, {adds - removes} expected"]
+           if abs(after["ours"] - (adds - removes)) > uncertain else [])
+          + ([f"its totals say {after['worked_minutes']} minutes worked, {expected_minutes} for the shifts on it"]
              if after["worked_minutes"] != expected_minutes else []))
     saved = int(figures.get("notes", 0))
     added = after["notes"] - before["notes"]
-    check(f"case notes: each note the run was told was saved is there once ({saved} saved)",
-          [f"{added} new notes in the database"] if added != saved else [])
+    check(f"case notes: each note the run was told was saved is there once ({saved} saved{slack})",
+          [f"{added} new notes in the database"] if not saved <= added <= saved + uncertain else [])
     return results
 
 
@@ -412,7 +516,10 @@ def server_errors(log: Path) -> Counter:
         text = log.read_text(errors="replace")
     except OSError:
         return Counter()
-    return Counter(m.strip()[:200] for m in re.findall(r"^(\w[\w.]*(?:Error|Exception)\b.*)$", text, re.M))
+    # The last line of a traceback: "KeyError: ...", "sqlalchemy.exc.OperationalError: ...", or a driver's
+    # own class with a dotted name that need not end in Error ("psycopg.errors.AdminShutdown: ...").
+    return Counter(m.strip()[:200] for m in re.findall(
+        r"^(\w[\w.]*(?:Error|Exception)\b.*|[a-z_]\w*(?:\.\w+)+\.[A-Z]\w*: .*)$", text, re.M))
 
 
 # The run -------------------------------------------------------------------------------------
@@ -439,6 +546,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"Migrations: {migrate_s:.1f} s; seeding (demo personas + {args.recipients} recipients): {seed_s:.1f} s", flush=True)
         if database.kind == "postgresql":
             print(f"ANALYZE: {database.analyze():.1f} s", flush=True)
+        restart: Restart | None = None
+        if args.restart_postgres_at:
+            if database.kind != "postgresql":
+                raise BenchError("--restart-postgres-at needs PostgreSQL (set DATABASE_URL, or run make load-postgres)")
+            data_dir = pg_data_dir(database.url, args.pg_data)
+            restart = Restart(data_dir, args.restart_postgres_at)
+            print(f"PostgreSQL will be restarted {args.restart_postgres_at:g} s into the run: {' '.join(restart.command)}",
+                  flush=True)
 
         (port,) = free_ports(1)
         server = Server("the portal", "portal:create_app()", port, env, temp_dir / "portal-gunicorn.log", workers=workers)
@@ -450,13 +565,24 @@ def run(args: argparse.Namespace) -> int:
         before = sophie_and_kim(plan_)
         if before["ours"]:
             raise BenchError(f"Sophie's draft timesheet {plan_.timesheet_id} changed while the run was being planned")
+        from portal.extensions import db
+        db.session.remove()  # hold no transaction (or connection) over the run: a restart would end it under us
         script = temp_dir / "journeys.lua"
         script.write_text(lua_script(plan_))
         threads = min(args.connections, os.cpu_count() or 1)
         print(f"Load: {args.connections} connections on {threads} wrk threads for {args.duration} s; journeys (weight):", flush=True)
         for journey in plan_.journeys:
             print(f"  {journey.weight:3d}  {journey.name}")
+        if restart is not None:
+            restart.start()
         figures = run_wrk(server.base, script, args.connections, args.duration, threads)
+        after: dict | None = None
+        uncertain = 0
+        if restart is not None:
+            restart.finish()
+            after_seconds = max(10, args.duration // 4)
+            print(f"Second pass against the recovered portal (not restarted): {after_seconds} s", flush=True)
+            after = run_wrk(server.base, script, args.connections, after_seconds, threads)
         server.stop()
 
         socket = figures.get("socket", {})
@@ -470,16 +596,36 @@ def run(args: argparse.Namespace) -> int:
               f"max {figures['max']:.1f} ms")
         print(f"Responses by status: {codes}")
         print(f"Not 2xx/3xx: {failed}; socket errors: {socket_errors} "
-              f"({', '.join(f'{k} {v}' for k, v in socket.items())}) (target 0)")
-        print(f"Writes: {int(figures.get('notes', 0))} case notes, {int(figures.get('adds', 0))} shifts added, "
+              f"({', '.join(f'{k} {v}' for k, v in socket.items())}) (target 0{' outside the restart' if restart else ''})")
+        if restart is not None and after is not None:
+            split = split_failures(figures, restart)
+            first, last = restart.window()
+            print(f"PostgreSQL restart: began {restart.at:g} s into the run, accepting connections again after "
+                  f"{restart.ended - restart.began:.1f} s; outage window {clock(first)} to {clock(last)} (a second either side)")
+            print(f"  failed during the outage window: {split['inside']} "
+                  f"({split['inside'] - split['inside_not_503']} the 'service unavailable' page (503), "
+                  f"{split['inside_not_503']} anything else: target 0)")
+            print(f"  failed outside it: {split['outside']} (target 0)")
+            unavailable = len(re.findall(r"Database unreachable on ", server.log_path.read_text(errors="replace")))
+            print(f"  the server logged {unavailable} requests as 'database unreachable'")
+            after_failed = int(after["status_errors"]) + sum(after.get("socket", {}).values())
+            print(f"After the restart: {int(after['requests']):,} requests in {after['seconds']:.1f} s = "
+                  f"{after['requests'] / after['seconds']:.1f} requests per second, p95 {after['p95']:.1f} ms, "
+                  f"errors {after_failed} (target 0); by status: "
+                  + ", ".join(f"{code}: {n:,}" for code, n in sorted(after["codes"].items())))
+            # Failures inside the window are the outage itself, as long as each was the 503 page.
+            failed = split["outside"] + split["inside_not_503"] + after_failed
+            uncertain = split["inside"]
+            for key in ("notes", "adds", "removes", "stale"):
+                figures[key] = figures.get(key, 0) + after.get(key, 0)
+        print(f"Writes{' (both passes)' if after else ''}: {int(figures.get('notes', 0))} case notes, {int(figures.get('adds', 0))} shifts added, "
               f"{int(figures.get('removes', 0))} removed, {int(figures.get('stale', 0))} refused as drawn from an older version")
         print(f"Setting: {args.connections} connections, gunicorn {workers} sync workers, {database.describe()}, "
               f"{args.recipients if not args.reuse else 'kept'} generated recipients, Python {platform.python_version()}")
         print(f"the load generator shares the {os.cpu_count()} cores with the server")
         print()
         print("Invariants after the run:")
-        results = invariants(plan_, before, figures)
-        from portal.extensions import db
+        results = invariants(plan_, before, figures, uncertain)
         db.session.remove()
         app_context.pop()
         for what, outcome in results:
@@ -513,7 +659,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database, the server log and the Lua script")
     parser.add_argument("--reuse", metavar="URL", default="",
                         help="load a database an earlier bench run kept (--keep): migrated, never seeded or dropped")
+    parser.add_argument("--restart-postgres-at", metavar="S", type=float, default=0,
+                        help="PostgreSQL only: restart the cluster (pg_ctl restart -m fast) S seconds into the run")
+    parser.add_argument("--pg-data", metavar="DIR", default="",
+                        help="the cluster's data folder for --restart-postgres-at (default PG_DATA, else /tmp/portal-pg-PORT)")
     args = parser.parse_args(argv)
+    if args.restart_postgres_at and not 0 < args.restart_postgres_at < args.duration:
+        parser.error("--restart-postgres-at must be within the run (more than 0 and less than --duration)")
     if not 1 <= args.connections <= 200 or not 1 <= args.duration <= 1800 or args.recipients < 0 or args.workers < 0:
         parser.error("--connections must be 1 to 200, --duration 1 to 1800 s, --recipients and --workers 0 or more")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
