@@ -71,21 +71,25 @@ def council_counts(council: Organisation, today: date | None = None) -> CouncilC
         .where(PAProfile.listed.is_(True), ProfileDistrict.district_code.in_(codes))
         .group_by(ProfileDistrict.district_code)).all())
     counts.by_district = {code: by_district.get(code, 0) for code in codes}
-    # Every mask count in one pass in the database (a CASE per bit), so a council with tens of
-    # thousands of listed PAs sends back one row, not one per PA.
+    # Every mask count and "wanting more hours" in one pass in the database (a CASE each), so a council
+    # with tens of thousands of listed PAs sends back one row, not one per PA.
     support_columns = [_having(in_area.c.support_offered, 1 << index).label(f"s{index}") for index in range(len(SUPPORT))]
     check_columns = [_having(in_area.c.verified_kinds, 1 << index).label(f"c{index}") for index in range(len(CHECK_ORDER))]
+    contracted = _contracted_hours(today)
+    wanting = sa.func.coalesce(sa.func.sum(sa.case(
+        (sa.and_(in_area.c.hours_wanted > 0, in_area.c.hours_wanted > sa.func.coalesce(contracted.c.hours, 0)), 1), else_=0)), 0)
     row = db.session.execute(sa.select(
         sa.func.count().label("total"),
         sa.func.coalesce(sa.func.sum(sa.case((in_area.c.verified_kinds != 0, 1), else_=0)), 0).label("any_verified"),
+        wanting.label("wanting_more_hours"),
         *support_columns, *check_columns,
-    ).select_from(in_area)).one()
+    ).select_from(in_area).outerjoin(contracted, contracted.c.pa_id == in_area.c.person_id)).one()
     counts.listed_total = int(row.total)
     counts.any_verified = int(row.any_verified)
     counts.none_verified = counts.listed_total - counts.any_verified
     counts.by_support = {label: int(row._mapping[f"s{index}"]) for index, (_, label) in enumerate(SUPPORT)}
     counts.by_verification = {CHECK_LABELS[kind]: int(row._mapping[f"c{index}"]) for index, kind in enumerate(CHECK_ORDER)}
-    counts.wanting_more_hours = _wanting_more_hours(in_area, today)
+    counts.wanting_more_hours = int(row.wanting_more_hours)
     vacancies = db.session.execute(
         sa.select(Vacancy.status, Vacancy.created_at, Vacancy.filled_on, Vacancy.closing_date)
         .where(Vacancy.district_code.in_(codes))).all()
@@ -102,19 +106,14 @@ def council_counts(council: Organisation, today: date | None = None) -> CouncilC
     return counts
 
 
-def _wanting_more_hours(in_area, today: date) -> int:
-    """Listed PAs who want more hours a week than their current contracts give them (counted in the
-    database: a subquery of current contracted hours, never a list of ids in the query)."""
-    contracted = (
+def _contracted_hours(today: date):
+    """Each PA's hours a week under their current contracts (a subquery, joined to the listed PAs in the
+    same pass as the other counts: "wanting more hours" is hours wanted above these)."""
+    return (
         sa.select(Employment.pa_id.label("pa_id"), sa.func.sum(Employment.contracted_hours).label("hours"))
         .where(Employment.start_date <= today, sa.or_(Employment.end_date.is_(None), Employment.end_date >= today))
         .group_by(Employment.pa_id).subquery()
     )
-    return int(db.session.scalar(
-        sa.select(sa.func.count()).select_from(in_area)
-        .outerjoin(contracted, contracted.c.pa_id == in_area.c.person_id)
-        .where(in_area.c.hours_wanted > 0, in_area.c.hours_wanted > sa.func.coalesce(contracted.c.hours, 0))
-    ) or 0)
 
 
 def counts_csv(counts: CouncilCounts) -> str:
