@@ -97,6 +97,13 @@ def test_kim_searches_her_caseload_by_name_reference_and_district(app):
     # Wildcards typed into the box are plain characters.
     assert _names(client.get("/caseload?q=%25").text) == []
     assert _names(client.get("/caseload?q=_").text) == []
+    assert _names(client.get("/caseload?q=hu%25es").text) == []
+    assert _names(client.get("/caseload?q=h_ghes").text) == []
+    # Short words (under three letters: no trigram on PostgreSQL) and a name across given and family.
+    assert _names(client.get("/caseload?q=hu").text) == ["Hughes, Tom"]
+    assert _names(client.get("/caseload?q=amina+pat").text) == ["Patel, Amina"]
+    # The name set is everyone's, the list only Kim's: a name only others' cases have finds nothing.
+    assert _names(client.get("/caseload?q=grace").text) == []
 
 
 def test_search_never_reaches_beyond_the_users_scope(app):

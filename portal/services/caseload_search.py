@@ -115,6 +115,39 @@ def _flag_condition(flag: str, today: date):
     raise ValueError(flag)
 
 
+def _words_match(words: str):
+    """The case matches the words: the person's "given family" name contains them, or they are the
+    person's postcode district ("NF4") or case reference.
+
+    On PostgreSQL the matching people are gathered first, once (names through the trigram index of
+    migration 0021), and the cases in scope are looked up from that set: with the conditions written on
+    the joined rows the planner checked the name of every one of 109,000 people (PAs and family
+    included) before joining the 5,000 cases in scope, 50 ms at council scale, against 3 to 6 ms. SQLite
+    joins the cases first and checks their names, which is quick there."""
+    like = "%" + words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    district = words.upper().replace(" ", "")
+    district = district if len(district) <= 4 and district[:1].isalpha() else None
+    person_id = person_id_from_reference(words)
+    # Under three letters a trigram index cannot narrow anything down: check the joined rows as SQLite does.
+    if db.session.get_bind().dialect.name != "postgresql" or len(words) < 3:
+        matches = [sa.func.lower(Person.given_name + " " + Person.family_name).like(like, escape="\\")]
+        if district:
+            matches.append(Recipient.district_code == district)
+        if person_id is not None:
+            matches.append(Recipient.person_id == person_id)
+        return sa.or_(*matches)
+    named = aliased(Person)
+    sources = [sa.select(named.id).where(sa.func.lower(named.given_name + " " + named.family_name).like(like, escape="\\"))]
+    if district:
+        living = aliased(Recipient)
+        sources.append(sa.select(living.person_id).where(living.district_code == district))
+    if person_id is not None:
+        sources.append(sa.select(sa.literal(person_id, sa.Integer)))
+    # = ANY(ARRAY(...)): the set is made once (an InitPlan) and looked up by key; an IN here was turned
+    # into a join that went back to checking every name.
+    return Person.id == sa.any_(sa.func.array(sa.union_all(*sources).scalar_subquery()))
+
+
 def search(user: User, filters: Filters, today: date) -> Page:
     Caseworker = aliased(User)
     query = (
@@ -128,16 +161,7 @@ def search(user: User, filters: Filters, today: date) -> Page:
         query = query.where(CaseloadEntry.provider_id == user.organisation_id)
     words = filters.words
     if words:
-        person_id = person_id_from_reference(words)
-        like = "%" + words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        full_name = sa.func.lower(Person.given_name + " " + Person.family_name)
-        matches = [full_name.like(like, escape="\\"), sa.func.lower(Person.family_name).like(like, escape="\\")]
-        district = words.upper().replace(" ", "")
-        if len(district) <= 4 and district[:1].isalpha():
-            matches.append(Recipient.district_code == district)
-        if person_id is not None:
-            matches.append(Recipient.person_id == person_id)
-        query = query.where(sa.or_(*matches))
+        query = query.where(_words_match(words))
     for service in filters.services:
         query = query.where(getattr(CaseloadEntry, service).is_(True))
     if filters.caseworker == UNASSIGNED:
