@@ -99,6 +99,30 @@ def test_while_the_database_cannot_be_reached_every_page_says_so_and_the_next_af
     assert "Signed in as" in get_page(client, "/home").text
 
 
+def test_stylesheets_and_scripts_need_no_database_so_the_unavailable_page_keeps_its_look(app):
+    client = app.test_client()
+    sign_in(client, "amina@example.org")
+    with Refuse(app):
+        for path in ("/static/dist/portal.css", "/static/js/portal.js"):
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            assert response.mimetype in ("text/css", "text/javascript", "application/javascript")
+            response.close()
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        client.get("/static/dist/portal.css").close()
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert statements == [], "a stylesheet asked the database something"
+
+
 def test_a_form_sent_while_the_database_cannot_be_reached_is_refused_and_nothing_is_saved(app):
     client = app.test_client()
     sign_in(client, "kim@brightpath.example")

@@ -76,6 +76,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _idle_message():
+        if request.endpoint == "static":
+            return  # stylesheets and scripts need no one signed in: no session read, so no database
         current_user._get_current_object()  # load the user now so an idle sign-out can be explained
         if g.get("signed_out_idle"):
             flash("You were signed out because you had not used the service for 30 minutes.", "info")
