@@ -9,6 +9,12 @@ PG_PORT ?= 25432
 PG_DIR ?= /tmp/portal-pg-$(PG_PORT)
 PG_URL := postgresql+psycopg://postgres@127.0.0.1:$(PG_PORT)/postgres
 BENCH_RECIPIENTS ?= 20000
+# SCALE=council (BENCH_RECIPIENTS over the personas' councils) or SCALE=national (130,000 recipients across 150
+# more councils and about 30 providers, 70,000 PA profiles, about 20 million ledger rows: PostgreSQL, bench-postgres).
+# A short national run: SCALE=national BENCH_RECIPIENTS_NATIONAL=600 (the same shape, profiles in proportion).
+SCALE ?= council
+BENCH_RECIPIENTS_NATIONAL ?= 130000
+BENCH_SCALE_ARGS = --scale $(SCALE) --recipients $(if $(filter national,$(SCALE)),$(BENCH_RECIPIENTS_NATIONAL),$(BENCH_RECIPIENTS))
 BENCH_IMPORT_ROWS ?= 1000000
 PYTEST_WORKERS ?= 2
 export PORTAL_ENV ?= development
@@ -99,7 +105,7 @@ faults: venv
 	PORTAL_ENV=test $(BIN)/python -m tests.faults.run --trials $(FAULT_TRIALS) $(FAULT_ARGS)
 
 bench: system-test venv
-	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS)
+	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.run $(BENCH_SCALE_ARGS) $(BENCH_ARGS)
 	PORTAL_ENV=development $(BIN)/python -m tests.benchmarks.import_bench --rows $(BENCH_IMPORT_ROWS)
 
 # Payroll at scale (issue 7): a draft pay run for a provider of 5,000 cases, payslip PDFs, the render command.
@@ -109,7 +115,7 @@ bench-payroll: system-test venv
 
 bench-postgres: system-test system-pg venv
 	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
-	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.run --recipients $(BENCH_RECIPIENTS) $(BENCH_ARGS) && \
+	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.run $(BENCH_SCALE_ARGS) $(BENCH_ARGS) && \
 	  PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.benchmarks.import_bench --rows $(BENCH_IMPORT_ROWS); \
 	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
 
@@ -127,7 +133,7 @@ load: system-load venv
 
 load-postgres: system-load system-pg venv
 	@bash .ci/postgres.sh start $(PG_DIR) $(PG_PORT)
-	PORTAL_ENV=development DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.load.run --recipients $(LOAD_RECIPIENTS) $(LOAD_ARGS); \
+	PORTAL_ENV=development PG_DATA=$(PG_DIR) DATABASE_URL=$(PG_URL) $(BIN)/python -m tests.load.run --recipients $(LOAD_RECIPIENTS) $(LOAD_ARGS); \
 	  status=$$?; bash .ci/postgres.sh stop $(PG_DIR) $(PG_PORT); exit $$status
 
 # Rebuild the committed front-end assets from the npm registry (versions pinned in package.json).

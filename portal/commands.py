@@ -15,7 +15,13 @@ def register_commands(app: Flask) -> None:
     @click.option("--seed", type=int, default=2026, help="Seed for generated data (same seed, same data).")
     @click.option("--profiles", type=int, default=None,
                   help="Register profiles to generate with --scale (default 3.5 per recipient: 70,000 for 20,000).")
-    def demo_data(scale: int, seed: int, profiles: int | None):
+    @click.option("--councils", type=click.IntRange(0, 400), default=0,
+                  help="Generated councils to add before --scale (the national dataset has 150), each with a few postcode districts.")
+    @click.option("--transactions-per-cycle", type=click.IntRange(1, 200), default=40,
+                  help="Card spends per 4 weeks for each generated recipient (40; the national dataset uses 10).")
+    @click.option("--providers", type=click.IntRange(2, 500), default=None,
+                  help="About how many DPSS providers in all for --scale (default: as many as cases of 2,000 to 5,000 need).")
+    def demo_data(scale: int, seed: int, profiles: int | None, councils: int, transactions_per_cycle: int, providers: int | None):
         """Create the demo organisations and personas of shared/personas.md (never in production)."""
         if current_app.config["ENV_NAME"] == "production":
             raise click.ClickException("Demo data is never loaded in production.")
@@ -25,8 +31,11 @@ def register_commands(app: Flask) -> None:
             ids = demo.load_personas(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_COST"])
             demo.load_money(ids)
             click.echo("Loaded the demo organisations, personas and their money (password: demo-password-1).")
+        if councils:
+            added = demo.generate_councils(councils)
+            click.echo(f"Generated councils: {added} added, {councils} in all, each with its postcode districts and settings.")
         if scale:
-            made = demo.generate(scale, seed=seed, money=True)
+            made = demo.generate(scale, seed=seed, money=True, transactions_per_cycle=transactions_per_cycle, providers=providers)
             click.echo(f"Generated {made} recipients with a year of payments and card spending each.")
             from portal.services.demo_register import generate_profiles
 

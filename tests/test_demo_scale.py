@@ -1,6 +1,6 @@
 """The scale generator: money for generated recipients, by bulk insert, consistent with the ledger rules."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -247,3 +247,183 @@ def test_generated_expected_items_only_for_approved_unpaid_timesheets_and_gross_
             Timesheet.employer_id.between(first, last), Timesheet.corrects_id.is_not(None))).all()
         for ts in corrections:
             assert ts.revision == 2 and ts.corrects.status == TimesheetStatus.SUPERSEDED
+
+
+# The national dataset: generated councils, fewer card spends per cycle, bulk loading ----------------
+
+
+def test_generated_councils_have_their_districts_and_the_default_settings_and_are_made_once(app):
+    from portal.models import CouncilSettings, District, Organisation, OrganisationKind
+
+    with app.app_context():
+        assert demo.generate_councils(3) == 3
+        assert demo.generate_councils(5) == 2, "the first three are there already"
+        councils = db.session.scalars(sa.select(Organisation).where(Organisation.name.like("Generated council %"))
+                                      .order_by(Organisation.name)).all()
+        assert [c.name for c in councils] == [f"Generated council 00{n}" for n in range(1, 6)]
+        assert all(c.kind == OrganisationKind.COUNCIL for c in councils)
+        districts = {c.name: sorted(db.session.scalars(sa.select(District.code).where(District.council_id == c.id))) for c in councils}
+        # 3 districts for an even number, 4 for an odd; 4 numbers set aside per council, 20 councils per area.
+        assert districts["Generated council 001"] == ["QA1", "QA2", "QA3", "QA4"]
+        assert districts["Generated council 002"] == ["QA5", "QA6", "QA7"]
+        assert districts["Generated council 003"] == ["QA10", "QA11", "QA12", "QA9"]
+        assert districts["Generated council 005"] == ["QA17", "QA18", "QA19", "QA20"]
+        assert demo.generated_council_districts(21) == ["QB1", "QB2", "QB3", "QB4"]
+        assert demo.generated_council_districts(150) == ["QH37", "QH38", "QH39"]
+        with pytest.raises(ValueError):
+            demo.generated_council_districts(20 * 21 + 1)
+        for council in councils:
+            settings = db.session.scalars(sa.select(CouncilSettings).where(CouncilSettings.council_id == council.id)).all()
+            assert len(settings) == 1
+            row = settings[0]
+            assert (row.effective_from, row.cycle_anchor) == (date(2024, 4, 1), date(2025, 1, 6)), "as Northfield's and Eastmoor's"
+            assert (row.excess_weeks, row.evidence_threshold_pence, row.retention_years, row.audit_months) == (4, 0, 6, 12)
+
+
+def test_council_sizes_keep_the_personas_councils_at_council_scale_and_spread_the_rest():
+    sizes = demo.council_sizes(130_000, 2, 150)
+    assert sizes[:2] == [10_000, 10_000] and sum(sizes) == 130_000 and len(sizes) == 152
+    # 110,000 over 150 councils: 733 on average, from 40% above (733 + 293) to 40% below.
+    assert sizes[2] == 1026 and min(sizes[2:]) >= 733 - 293 and max(sizes[2:]) == 1026
+    assert demo.council_sizes(600, 2, 150)[:2] == [75, 75], "a quarter between them when 10,000 each is too many"
+    assert demo.council_sizes(5, 2, 0) == [3, 2], "without generated councils, turn about as before"
+
+
+def test_national_providers_number_about_30_of_2000_to_5000_cases():
+    bounds = demo.provider_bounds_for(130_000, [3, 2], 30)
+    sizes = demo.provider_sizes(130_000, [3, 2], bounds)
+    totals = [size + held for size, held in zip(sizes, [3, 2] + [0] * len(sizes))]
+    assert len(sizes) == 30 and sum(sizes) == 130_000
+    assert all(2000 <= t <= 5000 for t in totals), totals
+    assert demo.provider_bounds_for(20_000, [3, 2], 6) == demo.CASES_PER_PROVIDER, "council scale as before"
+
+
+def test_generated_recipients_go_to_the_councils_by_size_and_live_in_their_districts(app):
+    from portal.models import District, Organisation, Recipient
+
+    from portal.models import Person
+
+    with app.app_context():
+        demo.generate_councils(4)
+        first = db.session.scalar(sa.select(sa.func.max(Person.id))) + 1  # the generator's people come next
+        demo.generate(40, seed=4)
+        per_council = dict(db.session.execute(
+            sa.select(Organisation.name, sa.func.count()).join(Recipient, Recipient.council_id == Organisation.id)
+            .where(Recipient.person_id >= first).group_by(Organisation.name)).all())
+        # 40 // 4 // 2 = 5 each for Northfield and Eastmoor; 30 over 4 councils: 7 each, spread by round(7 * 0.4) = 3
+        # from +3 to -3 (10, 8, 6, 4), the 2 over to the smallest.
+        assert per_council == {"Northfield City Council": 5, "Eastmoor County Council": 5, "Generated council 001": 10,
+                               "Generated council 002": 8, "Generated council 003": 6, "Generated council 004": 6}
+        wrong = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Recipient).join(District, District.code == Recipient.district_code)
+            .where(District.council_id != Recipient.council_id))
+        unknown = db.session.scalar(sa.select(sa.func.count()).select_from(Recipient).where(
+            ~sa.exists().where(District.code == Recipient.district_code)))
+        assert (wrong, unknown) == (0, 0)
+
+
+def _cycle_start(today: date) -> date:
+    anchor = date(2025, 1, 6)  # the councils' cycle anchor
+    return anchor + timedelta(days=28 * ((today - anchor).days // 28))
+
+
+def test_ledger_rows_per_person_follow_the_transactions_per_cycle(app):
+    from portal.models import CaseloadEntry, EntryState
+    from portal.services.clock import london_today
+
+    with app.app_context():
+        first = db.session.scalar(sa.select(sa.func.max(CaseloadEntry.recipient_id))) + 1
+        demo.generate(4, seed=8, money=True, transactions_per_cycle=3)
+        today = london_today()
+        current = _cycle_start(today)
+        accounts = db.session.scalars(sa.select(DPAccount.id).where(DPAccount.recipient_id >= first)).all()
+        assert len(accounts) == 4
+        for account_id in accounts:
+            rows = db.session.execute(sa.select(LedgerEntry.kind, LedgerEntry.entry_date).where(LedgerEntry.account_id == account_id)).all()
+            payments = [d for k, d in rows if k == "council payment"]
+            spends = [d for k, d in rows if k == "spend"]
+            assert len(payments) == 14, "13 cycles back and the current one"
+            assert len(rows) == len(payments) + len(spends)
+            for c in range(13, 0, -1):  # every finished cycle has exactly 3 spends
+                start = current - timedelta(days=28 * c)
+                assert sum(1 for d in spends if start <= d < start + timedelta(days=28)) == 3
+            assert 0 <= sum(1 for d in spends if d >= current) <= 3 and all(d <= today for d in spends)
+            assert 14 + 13 * 3 <= len(rows) <= 14 * 4
+        states = db.session.scalar(sa.select(sa.func.count()).select_from(EntryState).where(EntryState.account_id.in_(accounts)))
+        assert states == db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry).where(LedgerEntry.account_id.in_(accounts)))
+
+
+def test_demo_data_command_takes_the_national_options(empty_app):
+    from portal.models import Organisation, OrganisationKind, Recipient
+    from portal.models.register import PAProfile
+
+    result = empty_app.test_cli_runner().invoke(args=["demo-data", "--scale", "6", "--councils", "2", "--transactions-per-cycle", "2",
+                                                      "--profiles", "7", "--providers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Generated councils: 2 added" in result.output
+    with empty_app.app_context():
+        councils = db.session.scalar(sa.select(sa.func.count()).select_from(Organisation).where(Organisation.kind == OrganisationKind.COUNCIL))
+        assert councils == 4, "Northfield, Eastmoor and two generated"
+        generated = db.session.scalars(sa.select(DPAccount.id).where(DPAccount.card_reference.like("GEN-%"))).all()
+        assert len(generated) == 6
+        spends = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
+                                   .where(LedgerEntry.account_id.in_(generated), LedgerEntry.kind == "spend"))
+        assert 6 * 13 * 2 <= spends <= 6 * 14 * 2, "2 card spends every 4 weeks"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PAProfile)) == 7 + 40 + 3, "the personas' 43 and 7 more"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Recipient)) == 5 + 6
+    refused = empty_app.test_cli_runner().invoke(args=["demo-data", "--transactions-per-cycle", "0"])
+    assert refused.exit_code != 0
+
+
+# The tables the generator fills, with the column that points at each parent (all must find one).
+PARENTS = [
+    ("recipients", "person_id", "people"), ("caseload_entries", "recipient_id", "recipients", "person_id"),
+    ("dp_accounts", "recipient_id", "recipients", "person_id"), ("budgets", "account_id", "dp_accounts"),
+    ("budget_versions", "budget_id", "budgets"), ("support_lines", "plan_id", "support_plans"),
+    ("ledger_entries", "account_id", "dp_accounts"), ("ledger_entries", "payee_id", "payees"),
+    ("entry_states", "entry_id", "ledger_entries"), ("entry_states", "account_id", "dp_accounts"),
+    ("employments", "pa_id", "people"), ("employments", "employer_id", "recipients", "person_id"),
+    ("timesheets", "employment_id", "employments"), ("shifts", "timesheet_id", "timesheets"), ("shifts", "pa_id", "people"),
+    ("expected_items", "account_id", "dp_accounts"), ("pa_profile_districts", "profile_id", "pa_profiles"),
+    ("pa_profile_districts", "district_code", "districts", "code"), ("pa_profile_checks", "profile_id", "pa_profiles"),
+    ("pa_profiles", "person_id", "people"),
+]
+SERIAL_TABLES = ["people", "caseload_entries", "dp_accounts", "budgets", "budget_versions", "support_plans", "support_lines",
+                 "ledger_entries", "employments", "timesheets", "shifts", "expected_items", "pa_profiles", "pa_profile_checks"]
+
+
+def test_bulk_loaded_rows_all_point_at_a_parent_and_new_rows_get_fresh_ids(app):
+    """On PostgreSQL the generator loads by COPY without the per-row foreign-key checks: nothing may point
+    nowhere, and every id sequence must be past the ids the generator chose, so the portal's own inserts work."""
+    from portal.models import Person
+    from portal.models.register import PAProfile
+    from portal.services import ledger
+    from portal.services.demo_register import generate_profiles
+
+    with app.app_context():
+        demo.generate_councils(2)
+        demo.generate(30, seed=6, money=True, transactions_per_cycle=2)
+        generate_profiles(25, seed=6)
+        for child, column, parent, *key in PARENTS:
+            orphans = db.session.scalar(sa.text(
+                f"SELECT count(*) FROM {child} c WHERE c.{column} IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {parent} p WHERE p.{key[0] if key else 'id'} = c.{column})"))
+            assert orphans == 0, f"{child}.{column} -> {parent}"
+        highest = {t: db.session.scalar(sa.text(f"SELECT max(id) FROM {t}")) for t in SERIAL_TABLES}
+        assert all(highest.values()), highest
+        # The portal's own inserts after the load: new ids past the generated ones.
+        person = Person(given_name="New", family_name="Person", email="", phone="")
+        db.session.add(person)
+        db.session.flush()
+        account = db.session.scalar(sa.select(DPAccount).where(DPAccount.card_reference.like("GEN-%")).order_by(DPAccount.id.desc()).limit(1))
+        entry = ledger.post(account_id=account.id, kind="spend", amount_pence=-100, entry_date=date(2026, 1, 5), source="manual",
+                            payee="A SHOP", description="After the load")
+        profile = PAProfile(person_id=person.id, listed=True, about="", rate_pence=1300)
+        db.session.add(profile)
+        db.session.flush()
+        assert person.id > highest["people"] and entry.id > highest["ledger_entries"] and profile.id > highest["pa_profiles"]
+        if db.engine.dialect.name == "postgresql":
+            for table in SERIAL_TABLES:
+                following = db.session.scalar(sa.text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"))
+                assert following > highest[table], table
+        db.session.rollback()

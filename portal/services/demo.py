@@ -3,8 +3,10 @@
 Demo data only: never created by migrations or a production start.
 """
 
+import enum
 import random
 from datetime import date, timedelta
+from operator import itemgetter
 
 import sqlalchemy as sa
 
@@ -291,15 +293,156 @@ def _scale_providers(sizes: list[int], existing: list[Organisation], per_casewor
     return {p.id: workers[p.id] for p in providers}
 
 
+def bulk_insert(table: sa.Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts with the same keys) into `table` in the session's transaction.
+
+    On PostgreSQL by COPY ... FROM STDIN (psycopg's cursor.copy): the national dataset is some 70 million
+    rows, and an executemany of INSERTs sends them one statement at a time (the money of 3,000 recipients,
+    3.4 million rows, took 65 s that way and 16 s by COPY here). COPY skips SQLAlchemy, so the Python-side
+    column defaults the rows leave out are filled here as an INSERT would fill them, and values go in as
+    given (enum members as their values, timestamps already UTC-aware). As a superuser (the benchmark's
+    and the tests' throwaway servers) the load also skips the foreign-key triggers until the transaction
+    ends: commit straight after. Elsewhere (SQLite) a plain executemany insert, as before.
+    """
+    if not rows:
+        return
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(sa.insert(table), rows)
+        return
+    columns = list(rows[0])
+    defaults = {}
+    for column in table.columns:
+        if column.name in rows[0] or column.default is None:
+            continue
+        if column.default.is_scalar:
+            value = column.default.arg
+        elif column.default.is_callable:
+            value = column.default.arg(None)  # SQLAlchemy wraps a plain callable to take the execution context
+        else:
+            continue  # a SQL expression or sequence: left to the database
+        defaults[column.name] = value.value if isinstance(value, enum.Enum) else value
+    pick = itemgetter(*columns)
+    single = len(columns) == 1
+    tail = tuple(defaults.values())
+    names = ", ".join(f'"{name}"' for name in columns + list(defaults))
+    raw = db.session.connection().connection.driver_connection
+    if _may_skip_triggers():
+        # The generator makes every key itself, consistently (tests/test_demo_scale.py checks that no row
+        # points nowhere): checking each of millions of foreign keys row by row took over half the
+        # database's time. Only INSERTs are affected; the transaction's end puts the triggers back.
+        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(((pick(row),) if single else pick(row)) + tail)
+
+
+def _may_skip_triggers() -> bool:
+    """Whether this PostgreSQL role may load without the foreign-key triggers (a superuser, as on the
+    benchmark's and the tests' throwaway servers). Asked at every load: one round trip."""
+    return bool(db.session.scalar(sa.text("SELECT current_setting('is_superuser') = 'on'")))
+
+
+# Generated councils (the national dataset): named plainly, each with a few postcode districts of its own
+# in made-up areas (Q is no real postcode area: QA1, QA2, ...; 20 councils an area) and the default
+# settings the personas' councils have.
+GENERATED_COUNCIL = "Generated council"
+GENERATED_AREAS = "QA QB QC QD QE QF QG QH QJ QK QL QM QN QP QR QS QT QU QW QY QZ".split()
+COUNCILS_PER_AREA = 20
+SETTINGS_FROM = date(2024, 4, 1)  # the personas' councils' settings, from load_money
+CYCLE_ANCHOR = date(2025, 1, 6)
+# With generated councils, each of the personas' councils keeps the size it has at council scale (10,000
+# generated recipients each at 20,000) while there are enough, so the pages of Rachel and her colleagues
+# compare like for like between the scales: what grows is everything national (providers, the register,
+# the administrator's pages). The rest is spread over the generated councils, from 40% below to 40% above
+# the average, as councils differ.
+PERSONA_COUNCIL_CASES = 10_000
+
+
+def generated_council_districts(number: int) -> list[str]:
+    """The postcode districts of generated council `number` (1, 2, ...): 3 or 4, e.g. QA1 to QA4 for 1."""
+    index = number - 1
+    if index >= len(GENERATED_AREAS) * COUNCILS_PER_AREA:
+        raise ValueError(f"At most {len(GENERATED_AREAS) * COUNCILS_PER_AREA} generated councils")
+    area, first = GENERATED_AREAS[index // COUNCILS_PER_AREA], (index % COUNCILS_PER_AREA) * 4 + 1
+    return [f"{area}{first + n}" for n in range(3 + number % 2)]
+
+
+def generate_councils(count: int) -> int:
+    """Make sure there are `count` generated councils ("Generated council 001", ...), each with its
+    districts (generated_council_districts) and the default council settings of the personas' councils
+    (settings from 1 April 2024, cycles anchored on 6 January 2025, everything else as a new council gets).
+    Councils already there are kept; returns how many were made."""
+    from portal.models import CouncilSettings
+
+    have = set(db.session.scalars(sa.select(Organisation.name).where(Organisation.name.like(f"{GENERATED_COUNCIL} %"))))
+    made = 0
+    for number in range(1, count + 1):
+        name = f"{GENERATED_COUNCIL} {number:03d}"
+        if name in have:
+            continue
+        council = Organisation(name=name, kind=OrganisationKind.COUNCIL, phone=f"0300 555 {number:04d}",
+                               email=f"directpayments@council{number:03d}.example")
+        db.session.add(council)
+        db.session.flush()
+        db.session.add_all([District(code=code, council_id=council.id) for code in generated_council_districts(number)])
+        db.session.add(CouncilSettings(council_id=council.id, effective_from=SETTINGS_FROM, cycle_anchor=CYCLE_ANCHOR))
+        made += 1
+    db.session.commit()
+    return made
+
+
+def council_sizes(count: int, personas: int, generated: int) -> list[int]:
+    """How many of `count` generated recipients each council takes: the personas' councils first, then
+    the generated ones. Without generated councils, an equal share each (as before: alternately). With
+    them, each of the personas' councils takes PERSONA_COUNCIL_CASES, or a quarter of `count` between
+    them when that is less, and the generated councils share the rest from 40% below the average to 40%
+    above it (the odd ones over going to the smallest)."""
+    councils = personas + generated
+    if councils == 0:
+        raise ValueError("At least one council is needed")
+    if not generated or not personas:
+        base, spare = divmod(count, councils)
+        return [base + (1 if i < spare else 0) for i in range(councils)]
+    own = min(PERSONA_COUNCIL_CASES, count // 4 // personas)
+    rest = count - own * personas
+    base = rest // generated
+    spread = round(base * 0.4)
+    sizes = [base + (round(spread * (generated - 1 - 2 * i) / (generated - 1)) if generated > 1 else 0) for i in range(generated)]
+    sizes[-1] += rest - sum(sizes)
+    for i in range(generated - 1, -1, -1):  # never below nothing, whatever the rounding
+        if sizes[i] < 0:
+            sizes[i - 1] += sizes[i]
+            sizes[i] = 0
+    return [own] * personas + sizes
+
+
+def provider_bounds_for(count: int, existing: list[int], providers: int) -> tuple[int, int]:
+    """The case bounds (between CASES_PER_PROVIDER's) that give about `providers` providers in all for
+    `count` generated cases: the national dataset's 30 providers of about 4,300 cases rather than the
+    37 that 2,000 to 5,000 make of 130,000."""
+    low, high = CASES_PER_PROVIDER
+    best = (low, high)
+    best_gap = abs(len(provider_sizes(count, existing, best)) - providers)
+    for candidate in range(low + 50, high, 50):
+        gap = abs(len(provider_sizes(count, existing, (candidate, high))) - providers)
+        if gap < best_gap:
+            best, best_gap = (candidate, high), gap
+    return best
+
+
 def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = False,
-             provider_cases: tuple[int, int] = CASES_PER_PROVIDER, cases_per_caseworker: int = CASES_PER_CASEWORKER) -> int:
+             provider_cases: tuple[int, int] = CASES_PER_PROVIDER, cases_per_caseworker: int = CASES_PER_CASEWORKER,
+             transactions_per_cycle: int = 40, providers: int | None = None) -> int:
     """Add `count` generated recipients spread over the councils and providers (deterministic).
 
     Providers hold `provider_cases` (2,000 to 5,000) cases each: the first (Brightpath) a quarter, up
     to 5,000, and more DPSS providers are created as needed (provider_sizes); each has a manager and a
     caseworker per about `cases_per_caseworker` cases, so Kim and Omar hold a few hundred like their
     colleagues. With money=True each recipient also gets an account, a budget, a plan and a year of
-    ledger history, and about 60% employ PAs, with a year of timesheets (demo_employing_scale.generate_employing).
+    ledger history (`transactions_per_cycle` card spends every 4 weeks), and about 60% employ PAs, with a
+    year of timesheets (demo_employing_scale.generate_employing). `providers`: about how many providers in
+    all (provider_bounds_for narrows `provider_cases` to get there). Generated councils (generate_councils)
+    share the people by council_sizes; without them the personas' councils take turns, as before.
     """
     rng = random.Random(seed)
     councils = db.session.scalars(sa.select(Organisation).where(Organisation.kind == OrganisationKind.COUNCIL).order_by(Organisation.id)).all()
@@ -307,6 +450,8 @@ def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = Fals
     if not councils or not existing:
         raise RuntimeError("Load the demo personas before generating scale data")
     held = dict(db.session.execute(sa.select(CaseloadEntry.provider_id, sa.func.count()).group_by(CaseloadEntry.provider_id)).all())
+    if providers:
+        provider_cases = provider_bounds_for(count, [held.get(p.id, 0) for p in existing], providers)
     sizes = provider_sizes(count, [held.get(p.id, 0) for p in existing], provider_cases)
     workers_by_provider = _scale_providers(sizes, existing, cases_per_caseworker)
     # Who goes where: each provider's number of cases, shuffled across the people (and so the councils).
@@ -314,6 +459,14 @@ def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = Fals
     rng.shuffle(assignment)
     districts = {c.id: [d.code for d in c.districts] for c in councils}
     reasons = list(SupportReason)
+    own = [c for c in councils if not c.name.startswith(f"{GENERATED_COUNCIL} ")]
+    made_councils = [c for c in councils if c.name.startswith(f"{GENERATED_COUNCIL} ")]
+    if made_councils:  # shared by council_sizes, in an order of their own (the main sequence stays as it was)
+        order = own + made_councils
+        council_of = [c for c, n in zip(order, council_sizes(count, len(own), len(made_councils)), strict=True) for _ in range(n)]
+        random.Random(seed + 3).shuffle(council_of)
+    else:
+        council_of = None
     start_id = (db.session.scalar(sa.select(sa.func.max(Person.id))) or 0) + 1
     made = 0
     while made < count:
@@ -321,7 +474,7 @@ def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = Fals
         people, recipients, entries = [], [], []
         for i in range(size):
             pid = start_id + made + i
-            council = councils[(made + i) % len(councils)]
+            council = council_of[made + i] if council_of else councils[(made + i) % len(councils)]
             provider_id = assignment[made + i]
             district = rng.choice(districts[council.id])
             people.append({"id": pid, "given_name": rng.choice(GIVEN), "family_name": rng.choice(FAMILY), "email": "", "phone": ""})
@@ -336,22 +489,40 @@ def generate(count: int, seed: int = 2026, batch: int = 5000, money: bool = Fals
                 "managed_account": rng.random() < 0.3, "payroll": rng.random() < 0.5,
                 "recruitment_support": rng.random() < 0.2, "setup_support": rng.random() < 0.1, "start_date": SINCE,
             })
-        db.session.execute(sa.insert(Person), people)
-        db.session.execute(sa.insert(Recipient), recipients)
-        db.session.execute(sa.insert(CaseloadEntry), entries)
+        bulk_insert(Person.__table__, people)
+        bulk_insert(Recipient.__table__, recipients)
+        bulk_insert(CaseloadEntry.__table__, entries)
         db.session.commit()
         made += size
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('people', 'id'), (SELECT max(id) FROM people))"))
         db.session.commit()
     if money and made:
-        generate_money(start_id, start_id + made - 1, seed=seed)
+        generate_money(start_id, start_id + made - 1, seed=seed, transactions_per_cycle=transactions_per_cycle)
         from portal.services.demo_employing_scale import generate_employing
 
         generate_employing(start_id, start_id + made - 1, seed=seed)
     if made:
+        analyze_bulk_tables()
         generate_setups(start_id, start_id + made - 1)
     return made
+
+
+BULK_TABLES = ("people", "recipients", "caseload_entries", "dp_accounts", "budgets", "budget_versions", "support_plans",
+               "support_lines", "ledger_entries", "entry_states", "account_balances", "spend_summaries", "employments",
+               "timesheets", "shifts", "expected_items")
+
+
+def analyze_bulk_tables() -> None:
+    """PostgreSQL: planner statistics for the tables just loaded in bulk, before the set-ups read them.
+
+    Straight after a bulk load the tables have none and the planner guesses (a correlated update of the
+    set-ups then took 11 minutes at 3,000 recipients, against under a second with statistics); a slow
+    load used to be rescued by autovacuum happening to run in the middle of it."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.commit()
+        db.session.execute(sa.text(f"ANALYZE {', '.join(BULK_TABLES)}"))
+        db.session.commit()
 
 
 def generate_setups(first_person_id: int, last_person_id: int) -> None:
@@ -421,9 +592,9 @@ def load_money(ids: dict[str, int], today: date | None = None, payroll: bool = T
     councils = {o.name: o for o in db.session.scalars(sa.select(Organisation))}
     northfield, eastmoor = councils["Northfield City Council"], councils["Eastmoor County Council"]
     brightpath = councils["Brightpath Support"]
-    anchor = date(2025, 1, 6)
+    anchor = CYCLE_ANCHOR
     for council in (northfield, eastmoor):
-        db.session.add(CouncilSettings(council_id=council.id, effective_from=date(2024, 4, 1), cycle_anchor=anchor))
+        db.session.add(CouncilSettings(council_id=council.id, effective_from=SETTINGS_FROM, cycle_anchor=anchor))
     db.session.flush()
     current = cycles.cycle_start_on_or_before(anchor, today)
 
@@ -539,8 +710,10 @@ def generate_money(first_person_id: int, last_person_id: int, *, seed: int = 202
                    transactions_per_cycle: int = 40, batch_people: int = 250, today: date | None = None) -> int:
     """Accounts, budgets and a year of ledger history for generated recipients, by bulk insert.
 
-    Ids are assigned here (not by the database) so entries and their states go in as two plain
-    executemany inserts per batch; the balance cache is filled from the sums at the end.
+    Ids are assigned here (not by the database) so entries and their states go in as two bulk loads per
+    batch (bulk_insert: COPY on PostgreSQL); the balance cache is filled from the sums at the end.
+    `transactions_per_cycle`: card spends every 4 weeks besides the council's payment (14 cycles of
+    1 + 40 rows at council scale; 1 + 10 at national scale, about 20 million rows for 130,000 people).
     """
     from portal.models import (
         AccountBalance, Budget, BudgetVersion, DPAccount, EntryState, LedgerEntry, SupportLine, SupportPlan,
@@ -549,7 +722,7 @@ def generate_money(first_person_id: int, last_person_id: int, *, seed: int = 202
 
     rng = random.Random(seed + 1)
     today = today or london_today()
-    anchor = date(2025, 1, 6)
+    anchor = CYCLE_ANCHOR  # every council's, generated ones too
     current = cycles.cycle_start_on_or_before(anchor, today)
     start = current - timedelta(days=28 * cycles_back)
     next_id = {table: (db.session.scalar(sa.select(sa.func.max(model.id))) or 0) + 1
@@ -618,7 +791,7 @@ def generate_money(first_person_id: int, last_person_id: int, *, seed: int = 202
                                    "evidence_count": 0})
         for model, rows in ((DPAccount, accounts), (Budget, budgets_), (BudgetVersion, versions), (SupportPlan, plans),
                             (SupportLine, lines), (LedgerEntry, entries), (EntryState, states)):
-            db.session.execute(sa.insert(model.__table__), rows)
+            bulk_insert(model.__table__, rows)
         db.session.commit()
         rows_made += len(entries)
     db.session.execute(sa.delete(AccountBalance).where(AccountBalance.account_id >= (next_id["accounts"] - len(person_ids))))

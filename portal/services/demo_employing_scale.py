@@ -51,6 +51,7 @@ from portal.models import (
 from portal.services import pay_periods
 from portal.services.clock import LONDON, london_today, utcnow
 from portal.services.cycles import round_half_up_div
+from portal.services.demo import bulk_insert
 
 GIVEN = ["Aisha", "Ben", "Carla", "Dan", "Esther", "Farid", "Gemma", "Hassan", "Isla", "Jamal", "Kayleigh", "Luke",
          "Maria", "Nathan", "Olu", "Paula", "Rhys", "Sana", "Tyler", "Uma", "Vikram", "Wendy", "Yusuf", "Zoe"]
@@ -211,7 +212,7 @@ def generate_employing(first_person_id: int, last_person_id: int, *, seed: int =
         for n, employer in enumerate(taken):
             jobs.append((pa_id, employer, n if len(taken) > 1 else None))
 
-    db.session.execute(sa.insert(Person.__table__), pa_rows)
+    bulk_insert(Person.__table__, pa_rows)
     if shared_pa_id and db.session.scalar(sa.select(User.id).where(User.email == SHARED_PA_EMAIL)) is None:
         # A portal account for the PA with 5 employers (the demo password, copied from a persona's account).
         password_hash = db.session.scalar(sa.select(User.password_hash).where(User.role == Role.PA, User.password_hash.is_not(None))
@@ -233,7 +234,7 @@ def generate_employing(first_person_id: int, last_person_id: int, *, seed: int =
     def flush() -> None:
         for model, rows in ((Employment, employments), (Timesheet, timesheets_), (Shift, shifts), (ExpectedItem, expected)):
             if rows:
-                db.session.execute(sa.insert(model.__table__), rows)
+                bulk_insert(model.__table__, rows)
                 rows.clear()
         db.session.commit()
 

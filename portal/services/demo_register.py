@@ -24,6 +24,7 @@ from portal.models.register import (
     VerificationRequest,
 )
 from portal.services.clock import london_today, utcnow
+from portal.services.demo import bulk_insert
 from portal.services.register import refresh_verified_kinds
 from portal.services.register_options import (
     CHECK_ORDER,
@@ -222,9 +223,8 @@ def generate_profiles(count: int, *, seed: int = 2026, districts: list[str] | No
                     "created_at": now,
                 })
         _insert_returning_first(PAProfile.__table__, profiles)
-        db.session.execute(sa.insert(ProfileDistrict.__table__), district_rows)
-        if check_rows:
-            db.session.execute(sa.insert(ProfileCheck.__table__), check_rows)
+        bulk_insert(ProfileDistrict.__table__, district_rows)
+        bulk_insert(ProfileCheck.__table__, check_rows)
         db.session.commit()
         made += size
     return made
@@ -246,7 +246,7 @@ def _insert_returning_first(table, rows: list[dict]) -> int:
     first = _next_id(table)
     for offset, row in enumerate(rows):
         row["id"] = first + offset
-    db.session.execute(sa.insert(table), rows)
+    bulk_insert(table, rows)
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), :last)"),
                            {"last": first + len(rows) - 1})

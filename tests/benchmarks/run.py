@@ -1,13 +1,19 @@
 """Page timings on a scaled database, next to a bare-Flask yardstick.
 
-    python -m tests.benchmarks.run --recipients N [--requests R] [--keep]
+    python -m tests.benchmarks.run [--scale council|national] [--recipients N] [--requests R] [--explain FILE] [--keep]
 
 1. A fresh database: PostgreSQL when DATABASE_URL is set (the database `portal_bench` on that server
    is dropped and created again), otherwise an SQLite file in a temporary folder. The real
-   migrations, then `flask --app portal demo-data --scale N` (timed).
+   migrations, then `flask --app portal demo-data --scale N` (timed) with the scale's shape:
+   council (the default): 20,000 recipients over the personas' two councils, providers of 2,000 to
+   5,000 cases, 3.5 PA profiles per recipient, 40 card spends per 4 weeks (about 11 million ledger
+   rows); national: 130,000 recipients, 150 more councils, about 30 providers, 70,000 profiles (the
+   same share of the recipients when --recipients makes it smaller) and 10 card spends per 4 weeks
+   (about 20 million ledger rows). --councils, --providers, --profiles and --transactions-per-cycle
+   change one figure of the shape. The scale is printed once seeded (Database.scale).
 2. The portal under gunicorn (one sync worker, PORTAL_ENV=development) and the yardstick
    (tests/benchmarks/yardstick.py, one route) under gunicorn on another port, both on 127.0.0.1.
-3. R sequential requests per page over loopback after 10 warm-up requests, signed in as the demo
+3. R sequential requests per page over loopback after 10 warm-up requests (--warmup), signed in as the demo
    personas of shared/personas.md where the page needs it. Every measured response must be 200,
    except the timesheet pages (the employer's, the PA's as Sophie and as the generated PA with 5
    employers, and the DPSS "this period" page as Kim): one not answering 200 is reported as
@@ -15,6 +21,7 @@
 4. A table of server time (the Server-Timing header), client wall time and requests per second;
    then tests/benchmarks/timesheet_bench.py (the first provider's payroll-service cases and the
    overlap check timed in process) and the dataset's row counts.
+5. With --explain FILE: the query plans of the heaviest pages (tests/benchmarks/explain.py) into FILE.
 
 Benchmarks print figures; they never fail on speed. The exit status is 0 unless the run itself could
 not be done (a server would not start, a page did not answer 200, ...), which is reported plainly.
@@ -41,19 +48,27 @@ from pathlib import Path
 import pyotp
 import requests
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from portal.services.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from portal.services.demo_employing_scale import SHARED_PA_EMAIL
-from tests.benchmarks.common import BenchError, percentile, recreate_postgres_database
+from tests.benchmarks.common import BenchDatabase, BenchError, create_bench_database, percentile
+from tests.benchmarks.explain import scale_line
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DB = "portal_bench"
 HOST = "127.0.0.1"  # loopback only, always
-WARMUP = 10
+WARMUP = 10  # warm-up requests per page (--warmup)
 START_TIMEOUT = 60  # seconds for a server to answer its first request
 REQUEST_TIMEOUT = 60  # seconds for any one request
-SEED_TIMEOUT = 1800  # seconds for migrations or demo data
+SEED_TIMEOUT = 1800  # seconds for migrations or demo data (more for a big dataset: seed_timeout)
+EXPLAIN_TIMEOUT = 1800  # seconds for the query plans (--explain)
+# The shapes of `--scale`: recipients, generated councils, providers in all (None: as many as cases of
+# 2,000 to 5,000 need), PA profiles per recipient, card spends per 4 weeks for each recipient.
+SCALES = {
+    "council": {"recipients": 20_000, "councils": 0, "providers": None, "profiles_per_recipient": 3.5, "transactions_per_cycle": 40},
+    "national": {"recipients": 130_000, "councils": 150, "providers": 30, "profiles_per_recipient": 70_000 / 130_000,
+                 "transactions_per_cycle": 10},
+}
 COUNTED_TABLES = ("people", "recipients", "caseload_entries", "users", "audit_events", "dp_accounts", "ledger_entries", "entry_states",
                   "employments", "timesheets", "shifts", "expected_items", "pa_profiles", "pa_profile_districts",
                   "pa_profile_checks", "vacancies")
@@ -67,68 +82,22 @@ SERVER_TIMING = re.compile(r"(?:^|,)\s*app;dur=([0-9.]+)")
 
 
 @dataclass
-class Database:
-    url: str
-    kind: str  # "postgresql" or "sqlite"
-    admin_url: str | None = None
-    temp_dir: Path | None = None
-
-    def describe(self) -> str:
+class Database(BenchDatabase):
+    def scale(self) -> str:
+        """The dataset's size in a line: recipients, councils, providers, PA profiles and ledger rows."""
         engine = sa.create_engine(self.url)
         try:
             with engine.connect() as conn:
-                if self.kind == "postgresql":
-                    version = conn.exec_driver_sql("SHOW server_version").scalar()
-                    where = make_url(self.url)
-                    return f"PostgreSQL {version} (database {where.database} on {where.host}:{where.port})"
-                version = conn.exec_driver_sql("SELECT sqlite_version()").scalar()
-                return f"SQLite {version} (temporary file {make_url(self.url).database})"
+                return scale_line(conn)
         finally:
             engine.dispose()
 
-    def row_counts(self) -> dict[str, int]:
-        engine = sa.create_engine(self.url)
-        try:
-            with engine.connect() as conn:
-                return {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in COUNTED_TABLES}
-        finally:
-            engine.dispose()
-
-    def analyze(self) -> float:
-        """PostgreSQL: gather planner statistics now, as autovacuum would within a minute or so.
-
-        Straight after a bulk load the tables have none, the planner guesses one row where there
-        are thousands, and the timings would depend on whether autovacuum happened to run during
-        the benchmark. (SQLite never gathers statistics unless told to, and the portal never tells
-        it, so the SQLite run is left as the portal would run.) Returns the seconds taken.
-        """
-        if self.kind != "postgresql":
-            return 0.0
-        started = time.perf_counter()
-        engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        finally:
-            engine.dispose()
-        return time.perf_counter() - started
-
-    def remove(self) -> None:
-        if self.kind == "postgresql" and self.admin_url:
-            engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-            try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(self.url).database}" WITH (FORCE)')
-            finally:
-                engine.dispose()
+    def row_counts(self, tables: tuple[str, ...] = COUNTED_TABLES) -> dict[str, int]:
+        return super().row_counts(tables)
 
 
 def create_database(temp_dir: Path, name: str = BENCH_DB) -> Database:
-    given = os.environ.get("DATABASE_URL", "").strip()
-    if not given:
-        return Database(url=f"sqlite:///{temp_dir / 'bench.db'}", kind="sqlite", temp_dir=temp_dir)
-    url = recreate_postgres_database(given, name)
-    return Database(url=url, kind="postgresql", admin_url=given)
+    return Database(**vars(create_bench_database(temp_dir, "bench.db", name)))
 
 
 def portal_env(database_url: str) -> dict[str, str]:
@@ -139,16 +108,22 @@ def portal_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def flask_command(args: list[str], env: dict[str, str], what: str) -> float:
+def seed_timeout(recipients: int) -> int:
+    """Seconds allowed for seeding: 30 minutes, and a second per 40 recipients beyond 20,000 (the national
+    dataset, estimated at 10 to 15 minutes here from runs of 3,000 and 13,000, has until about 76 minutes)."""
+    return SEED_TIMEOUT + max(0, recipients - 20_000) // 40
+
+
+def flask_command(args: list[str], env: dict[str, str], what: str, timeout: int = SEED_TIMEOUT) -> float:
     """Run `flask --app portal ARGS`; returns the seconds it took."""
     started = time.perf_counter()
     try:
         done = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "portal", *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=SEED_TIMEOUT,
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired as error:
-        raise BenchError(f"{what} took longer than {SEED_TIMEOUT}s") from error
+        raise BenchError(f"{what} took longer than {timeout}s") from error
     if done.returncode != 0:
         raise BenchError(f"{what} failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
     return time.perf_counter() - started
@@ -420,18 +395,19 @@ def run(args: argparse.Namespace) -> None:
         else:
             database = create_database(temp_dir)
         env = portal_env(database.url)
-        print(f"Database: {database.kind}; {args.recipients} generated recipients; {args.requests} requests per page "
-              f"after {WARMUP} warm-up requests", flush=True)
+        print(f"Database: {database.kind}; {args.scale} scale, {args.recipients} generated recipients; {args.requests} "
+              f"requests per page after {WARMUP} warm-up requests", flush=True)
         migrate_s = flask_command(["db", "upgrade"], env, "Migrations (flask db upgrade)")
         if args.reuse:
             print(f"Migrations: {migrate_s:.1f} s; reusing {database.url} as it was kept (nothing seeded)", flush=True)
         else:
-            profiles = [] if args.profiles is None else ["--profiles", str(args.profiles)]
-            seed_s = flask_command(["demo-data", "--scale", str(args.recipients), *profiles], env, "Demo data (flask demo-data)")
-            print(f"Migrations: {migrate_s:.1f} s; seeding (demo personas + {args.recipients} recipients): {seed_s:.1f} s",
+            seed_s = flask_command(demo_data_args(args), env, "Demo data (flask demo-data)", seed_timeout(args.recipients))
+            print(f"Migrations: {migrate_s:.1f} s; seeding (demo personas + {args.recipients} recipients, "
+                  f"{args.councils} generated councils, {args.transactions_per_cycle} card spends per 4 weeks): {seed_s:.1f} s",
                   flush=True)
         if database.kind == "postgresql":
-            print(f"ANALYZE (planner statistics, as autovacuum would gather): {database.analyze():.1f} s", flush=True)
+            print(f"VACUUM ANALYZE (planner statistics and visibility map, as autovacuum would make): {database.analyze():.1f} s", flush=True)
+        print(f"Scale: {database.scale()}", flush=True)
 
         portal_port, yard_port = free_ports(2)
         yard_env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -577,10 +553,15 @@ def run(args: argparse.Namespace) -> None:
         print(timesheet_bench(env, 200), flush=True)
         print()
         counts = database.row_counts()
+        print(f"Scale: {database.scale()}")
         print("Rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
         print(f"Database: {database.describe()}")
         print(f"Python {platform.python_version()}, gunicorn 1 sync worker per app, {os.cpu_count()} CPUs, "
-              f"{args.requests} sequential requests per page over loopback")
+              f"{args.requests} sequential requests per page over loopback", flush=True)
+        if args.explain:
+            for server in servers:  # the plans are timed in process: nothing else running
+                server.stop()
+            print(explain_pages(env, args.explain, generated), flush=True)
     finally:
         for server in servers:
             server.stop()
@@ -595,18 +576,72 @@ def run(args: argparse.Namespace) -> None:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def demo_data_args(args: argparse.Namespace) -> list[str]:
+    """`flask demo-data` arguments for the scale asked for."""
+    out = ["demo-data", "--scale", str(args.recipients), "--profiles", str(args.profiles),
+           "--transactions-per-cycle", str(args.transactions_per_cycle)]
+    if args.councils:
+        out += ["--councils", str(args.councils)]
+    if args.providers:
+        out += ["--providers", str(args.providers)]
+    return out
+
+
+def explain_pages(env: dict[str, str], path: str, case_person: str) -> str:
+    """Run tests/benchmarks/explain.py against the benchmark database; what it printed."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.benchmarks.explain", "--out", str(Path(path).resolve()), "--case-person", str(case_person)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=EXPLAIN_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return f"Query plans: took longer than {EXPLAIN_TIMEOUT}s (not written)"
+    if done.returncode != 0:
+        raise BenchError(f"the query plans (--explain) failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    return f"{done.stdout.rstrip()}\nQuery plans: {time.perf_counter() - started:.1f} s"
+
+
+def apply_scale(args: argparse.Namespace) -> None:
+    """Fill what was not given from the --scale shape (profiles as the shape's share of the recipients)."""
+    shape = SCALES[args.scale]
+    if args.recipients is None:
+        args.recipients = shape["recipients"]
+    for name in ("councils", "providers", "transactions_per_cycle"):
+        if getattr(args, name) is None:
+            setattr(args, name, shape[name])
+    if args.profiles is None:
+        args.profiles = round(args.recipients * shape["profiles_per_recipient"])
+
+
 def main(argv: list[str] | None = None) -> int:
+    global WARMUP  # --warmup: read by measure() for every page
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipients", type=int, required=True, help="generated recipients to add to the demo data")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="council",
+                        help="the dataset's shape: council (20,000 recipients, the default) or national (130,000 across 150 councils)")
+    parser.add_argument("--recipients", type=int, default=None, help="generated recipients to add to the demo data (default: the scale's)")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per page (default 200)")
     parser.add_argument("--profiles", type=int, default=None,
-                        help="PA register profiles to generate (default: demo-data's, 3.5 per recipient)")
+                        help="PA register profiles to generate (default: the scale's share, 3.5 per recipient for council)")
+    parser.add_argument("--councils", type=int, default=None, help="generated councils besides the personas' two (default: the scale's)")
+    parser.add_argument("--providers", type=int, default=None, help="about how many DPSS providers in all (default: the scale's)")
+    parser.add_argument("--transactions-per-cycle", type=int, default=None,
+                        help="card spends per 4 weeks for each generated recipient (default: the scale's, 40 or 10)")
+    parser.add_argument("--explain", metavar="FILE", default="",
+                        help="write EXPLAIN (ANALYZE, BUFFERS) of the heaviest pages' slowest statements to FILE (Markdown)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database (and SQLite folder) afterwards")
     parser.add_argument("--reuse", metavar="URL", default="",
                         help="measure a database an earlier run kept (--keep) instead of seeding a new one (it is migrated, then kept)")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help=f"warm-up requests per page (default {WARMUP}; fewer for a smoke run)")
     args = parser.parse_args(argv)
+    apply_scale(args)
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
+    WARMUP = args.warmup
     if args.recipients < 0 or args.requests < 1:
         parser.error("--recipients must be 0 or more and --requests 1 or more")
+    if args.councils < 0 or args.transactions_per_cycle < 1 or args.profiles < 0:
+        parser.error("--councils and --profiles must be 0 or more and --transactions-per-cycle 1 or more")
 
     # A SIGTERM (CI cancelling) unwinds through the finally blocks, so the servers still stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
