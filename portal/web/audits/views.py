@@ -262,6 +262,9 @@ def pdf(person_id: int, audit_id: int):
                            period=_period_words(found.period_start, found.period_end),
                            signed_by=found.signed_off_by.display_name if found.signed_off_by else "")
     body = statements_service.html_pdf(html, author=report.provider_name or report.council_name, created=report.made_on)
+    audit_event("audit.report_downloaded", record_type="audit", record_id=found.id, acting_for_id=recipient.person_id,
+                outcome="signed off" if found.locked else "draft")
+    db.session.commit()
     response = Response(body, mimetype="application/pdf")
     name = f"{report.filename_stem}{'' if found.locked else '-draft'}.pdf"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

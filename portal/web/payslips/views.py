@@ -9,9 +9,11 @@ from flask import Blueprint, abort, current_app, render_template, url_for
 from flask_login import current_user
 
 from portal.access import DPSS_STAFF, PA, RECIPIENT, REPRESENTATIVE, capacity_caption, requires
+from portal.extensions import db
 from portal.models import Role
 from portal.services import payslips
 from portal.services.clock import london_today
+from portal.web.helpers import audit
 
 bp = Blueprint("payslips", __name__)
 
@@ -60,6 +62,8 @@ def show(payslip_id: int):
 @requires(*PAYSLIP_VIEWERS)
 def pdf(payslip_id: int):
     view = payslips.payslip_view(payslips.payslip_or_404(payslip_id))
+    audit("payslip.downloaded", record_type="payslip", record_id=view.payslip.id, acting_for_id=view.payslip.employer_id)
+    db.session.commit()
     return _pdf_response(payslips.payslip_pdf(view), payslips.payslip_filename(view))
 
 
@@ -74,6 +78,9 @@ def p60(tax_year: int, employment_id: int):
     if figures is None:
         abort(404)
     payslips.audit_staff_view("payslip.p60_viewed", employment)
+    audit("payslip.p60_downloaded", record_type="employment", record_id=employment.id, acting_for_id=employment.employer_id,
+          outcome=str(tax_year))
+    db.session.commit()
     return _pdf_response(payslips.year_end_pdf(figures, "P60"),
                          f"p60-figures-{tax_year}-{tax_year + 1}-employment-{employment.id}.pdf")
 
@@ -87,4 +94,6 @@ def p45(employment_id: int):
     if figures is None:
         abort(404)
     payslips.audit_staff_view("payslip.p45_viewed", employment)
+    audit("payslip.p45_downloaded", record_type="employment", record_id=employment.id, acting_for_id=employment.employer_id)
+    db.session.commit()
     return _pdf_response(payslips.year_end_pdf(figures, "P45"), f"p45-figures-employment-{employment.id}.pdf")

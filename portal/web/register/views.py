@@ -361,6 +361,8 @@ def check_document(check_id: int):
     found = _own_check_or_404(check_id)
     if not found.document_name:
         abort(404)
+    audit("register.document_downloaded", record_type="pa_profile_check", record_id=found.id, outcome="own")
+    db.session.commit()
     return _send_stored(found.document_name, found.document_type, found.document_display_name or "document",
                         as_attachment=True)
 

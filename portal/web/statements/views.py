@@ -19,12 +19,14 @@ from portal.access import (
     recipient_or_404,
     requires,
 )
+from portal.extensions import db
 from portal.models import Recipient
 from portal.services import statements as statements_service
 from portal.services.clock import london_today
 from portal.services.cycles import CYCLE_DAYS, cycle_start_on_or_before
 from portal.services.local_settings import council_settings
 from portal.services.statements import build_statement
+from portal.web.helpers import audit
 from portal.web.statements.forms import StatementPeriodForm
 
 bp = Blueprint("statements", __name__, url_prefix="/people")
@@ -82,7 +84,10 @@ def _back_to_the_form(person_id: int):
     return redirect(url_for("statements.statement", person_id=person_id) + "?" + request.query_string.decode("ascii", "replace"))
 
 
-def _download(body: bytes, mimetype: str, filename: str) -> Response:
+def _download(recipient: Recipient, body: bytes, mimetype: str, filename: str) -> Response:
+    audit("statement.downloaded", record_type="recipient", record_id=recipient.person_id, acting_for_id=recipient.person_id,
+          outcome=filename)
+    db.session.commit()
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
@@ -98,7 +103,7 @@ def statement_pdf(person_id: int):
         return _back_to_the_form(person_id)
     statement = build_statement(recipient, *period)
     html = render_template("statements/pdf.html", statement=statement)
-    return _download(statements_service.statement_pdf(statement, html), "application/pdf", f"{statement.filename_stem}.pdf")
+    return _download(recipient, statements_service.statement_pdf(statement, html), "application/pdf", f"{statement.filename_stem}.pdf")
 
 
 @bp.get("/<int:person_id>/statement.csv")
@@ -111,4 +116,4 @@ def statement_csv(person_id: int):
     statement = build_statement(recipient, *period)
     # With a byte-order mark, Excel reads the file as UTF-8 (payees' names are not all ASCII).
     body = statements_service.statement_csv(statement).encode("utf-8-sig")
-    return _download(body, "text/csv", f"{statement.filename_stem}.csv")
+    return _download(recipient, body, "text/csv", f"{statement.filename_stem}.csv")

@@ -510,6 +510,8 @@ def pdf(timesheet_id: int):
     page = timesheet_views.timesheet_page(current_user, ts, london_today())
     html = render_template("timesheets/pdf.html", ts=ts, page=page)
     body = statements.html_pdf(html, author=ts.employment.employer.full_name, created=london_today())
+    audit("timesheet.downloaded", record_type="timesheet", record_id=ts.id, acting_for_id=ts.employer_id)
+    db.session.commit()
     response = current_app.response_class(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="timesheet-{ts.employment.pa.family_name.lower()}-{ts.period_start.isoformat()}.pdf"')
@@ -531,6 +533,8 @@ def document(timesheet_id: int, document_id: int):
     except FileNotFoundError:
         current_app.logger.error("timesheet document %s has a row but no stored file", doc.id)
         abort(404)
+    audit("timesheet_document.downloaded", record_type="timesheet_document", record_id=doc.id, acting_for_id=ts.employer_id)
+    db.session.commit()
     response = send_file(handle, mimetype=doc.content_type, as_attachment=True, download_name=doc.display_name,
                          max_age=0, etag=False, conditional=False)
     response.headers["X-Content-Type-Options"] = "nosniff"
