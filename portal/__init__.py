@@ -81,7 +81,10 @@ def _init_database(app: Flask) -> None:
     elif url.startswith("postgresql"):
         # The data is on SSD or in memory: PostgreSQL's default random_page_cost (4) made it choose
         # parallel sequential scans over the work queues' indexes (8 ms with 1.1, over 100 ms without).
-        options["connect_args"].setdefault("options", "-c random_page_cost=1.1")
+        # No parallel workers for a web request: starting them cost 10 to 15 ms a query on Lee's
+        # organisation queue at national scale (each a few ms of work), and under load they take the
+        # cores other requests need.
+        options["connect_args"].setdefault("options", "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0")
         # A restarted server (or anything else that dropped the pool's connections) is noticed at checkout
         # by a cheap ping, and the dead connection replaced, instead of failing the request that drew it.
         options.setdefault("pool_pre_ping", True)

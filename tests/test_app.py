@@ -45,7 +45,8 @@ def test_each_app_has_its_own_engine_options(tmp_path):
     options are one dict on the Config class)."""
     postgres = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none", "TESTING": True})
     sqlite = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "TESTING": True})
-    assert postgres.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"] == "-c random_page_cost=1.1"
+    assert postgres.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"] == \
+        "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0"
     assert postgres.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
     assert sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"timeout": 15}
     assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
@@ -231,9 +232,11 @@ def test_home_pages_are_real_hubs(app):
     assert "Amina Patel" in get_page(sophie, "/home").text
 
 
-def test_postgresql_connections_cost_random_reads_as_on_ssd(app):
-    """The queues' indexes are chosen over parallel scans only with a low random_page_cost (see portal/__init__.py)."""
+def test_postgresql_connections_cost_random_reads_as_on_ssd_and_start_no_parallel_workers(app):
+    """The queues' indexes are chosen over parallel scans only with a low random_page_cost, and a web request
+    starts no parallel workers (see portal/__init__.py)."""
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("PostgreSQL only")
         assert db.session.scalar(sa.text("SHOW random_page_cost")) == "1.1"
+        assert db.session.scalar(sa.text("SHOW max_parallel_workers_per_gather")) == "0"
