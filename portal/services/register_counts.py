@@ -75,7 +75,7 @@ def council_counts(council: Organisation, today: date | None = None) -> CouncilC
     # with tens of thousands of listed PAs sends back one row, not one per PA.
     support_columns = [_having(in_area.c.support_offered, 1 << index).label(f"s{index}") for index in range(len(SUPPORT))]
     check_columns = [_having(in_area.c.verified_kinds, 1 << index).label(f"c{index}") for index in range(len(CHECK_ORDER))]
-    contracted = _contracted_hours(today)
+    contracted = _contracted_hours(in_area, today)
     wanting = sa.func.coalesce(sa.func.sum(sa.case(
         (sa.and_(in_area.c.hours_wanted > 0, in_area.c.hours_wanted > sa.func.coalesce(contracted.c.hours, 0)), 1), else_=0)), 0)
     row = db.session.execute(sa.select(
@@ -106,12 +106,14 @@ def council_counts(council: Organisation, today: date | None = None) -> CouncilC
     return counts
 
 
-def _contracted_hours(today: date):
-    """Each PA's hours a week under their current contracts (a subquery, joined to the listed PAs in the
-    same pass as the other counts: "wanting more hours" is hours wanted above these)."""
+def _contracted_hours(in_area, today: date):
+    """The area's PAs' hours a week under their current contracts (a subquery, joined to the listed PAs in
+    the same pass as the other counts: "wanting more hours" is hours wanted above these). Only the area's
+    PAs: adding up every contract in the country cost 68 ms of the dashboard at national scale."""
     return (
         sa.select(Employment.pa_id.label("pa_id"), sa.func.sum(Employment.contracted_hours).label("hours"))
-        .where(Employment.start_date <= today, sa.or_(Employment.end_date.is_(None), Employment.end_date >= today))
+        .where(Employment.pa_id.in_(sa.select(in_area.c.person_id)),
+               Employment.start_date <= today, sa.or_(Employment.end_date.is_(None), Employment.end_date >= today))
         .group_by(Employment.pa_id).subquery()
     )
 
