@@ -5,6 +5,7 @@ Callers commit. Every function here adds to the session only, so an entry, its s
 and the balance change land together or not at all.
 """
 
+import enum
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -138,40 +139,47 @@ def spend_key(account_id: int, day: date, kind: EntryKind, category: Category | 
     return account_id, year_start(day), EntryKind(kind), Category(category).value if category else ""
 
 
-def move_spend(moves: dict[tuple, tuple[int, int]]) -> None:
-    """Add (pence, entries) to spend_summaries rows by spend_key: one upsert (ON CONFLICT DO UPDATE, so two
-    writers adding to a new row both count), in key order so concurrent writers lock rows alike."""
-    moves = {key: value for key, value in moves.items() if value != (0, 0)}
-    if not moves:
+def add_to_rows(table: sa.Table, keys: list[str], amounts: list[str], rows: list[dict]) -> None:
+    """Add each row's amounts to the table's row with the same keys, making it when there is none: an upsert
+    (ON CONFLICT DO UPDATE, so two writers adding to a new row both count), the rows in the order given
+    (callers sort them, so concurrent writers lock rows alike).
+
+    On PostgreSQL one statement over arrays (unnest): a card import batch moves thousands of rows, and an
+    executemany sends a statement for each (half the import's time went on those round trips)."""
+    if not rows:
         return
-    table = SpendSummary.__table__
-    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
-    insert = dialect.insert(table)
+    if db.session.get_bind().dialect.name == "postgresql":
+        columns = keys + amounts
+        pg = postgresql.dialect()
+        arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(dialect=pg)}[])" for c in columns)
+        added = ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in amounts)
+        db.session.execute(
+            sa.text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+                    f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"),
+            {c: [row[c]._value_ if isinstance(row[c], enum.Enum) else row[c] for row in rows] for c in columns},
+        )
+        return
+    insert = sqlite.insert(table)
     upsert = insert.on_conflict_do_update(
-        index_elements=[table.c.account_id, table.c.year_start, table.c.kind, table.c.category],
-        set_={"pence": table.c.pence + insert.excluded.pence, "entries": table.c.entries + insert.excluded.entries},
+        index_elements=[table.c[k] for k in keys],
+        set_={c: table.c[c] + insert.excluded[c] for c in amounts},
     )
-    db.session.execute(upsert, [
+    db.session.execute(upsert, rows)
+
+
+def move_spend(moves: dict[tuple, tuple[int, int]]) -> None:
+    """Add (pence, entries) to spend_summaries rows by spend_key, in key order."""
+    moves = {key: value for key, value in moves.items() if value != (0, 0)}
+    add_to_rows(SpendSummary.__table__, ["account_id", "year_start", "kind", "category"], ["pence", "entries"], [
         {"account_id": account_id, "year_start": start, "kind": kind, "category": category, "pence": pence, "entries": entries}
         for (account_id, start, kind, category), (pence, entries) in sorted(moves.items())
     ])
 
 
 def move_attention(moves: dict[int, tuple[int, int]]) -> None:
-    """Add (receipts, explanations) to account_attention rows by account: one upsert, in account order so
-    concurrent writers lock rows alike (as move_spend)."""
+    """Add (receipts, explanations) to account_attention rows by account, in account order."""
     moves = {account_id: value for account_id, value in moves.items() if value != (0, 0)}
-    if not moves:
-        return
-    table = AccountAttention.__table__
-    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
-    insert = dialect.insert(table)
-    upsert = insert.on_conflict_do_update(
-        index_elements=[table.c.account_id],
-        set_={"receipts_missing": table.c.receipts_missing + insert.excluded.receipts_missing,
-              "explanations_missing": table.c.explanations_missing + insert.excluded.explanations_missing},
-    )
-    db.session.execute(upsert, [
+    add_to_rows(AccountAttention.__table__, ["account_id"], ["receipts_missing", "explanations_missing"], [
         {"account_id": account_id, "receipts_missing": receipts, "explanations_missing": explanations}
         for account_id, (receipts, explanations) in sorted(moves.items())
     ])
