@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.extensions import db
-from portal.models import DPAccount, EntryKind, EntrySource, Flag, LedgerEntry, PaymentMethod
-from portal.services import budgets, card_import, demo, evidence, ledger, work_queues
+from portal.models import DPAccount, EntryKind, EntrySource, Flag, LedgerEntry
+from portal.services import card_import, demo, evidence, ledger, work_queues
 from tests.helpers import person_id
 from tests.test_card_import import SAMPLE_BYTES, _set_up_sample_budgets
+from tests.test_spend_summary import new_account
 
 
 def from_entries() -> dict[int, tuple[int, int]]:
@@ -39,12 +40,6 @@ def assert_counts_equal_entries() -> dict[int, tuple[int, int]]:
     expected = from_entries()
     assert from_counts() == expected
     return expected
-
-
-def new_account(app, given_name="Amina", family="Patel") -> int:
-    account = budgets.open_account(person_id(app, given_name, family), PaymentMethod.BANK_ACCOUNT, date(2026, 1, 1))
-    db.session.commit()
-    return account.id
 
 
 def spend(account_id: int, pence: int, *, flags=(), source=EntrySource.MANUAL, threshold=0) -> LedgerEntry:
