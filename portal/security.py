@@ -1,16 +1,45 @@
-"""Security headers, the CSP nonce and the request id, on every response."""
+"""Security headers, the CSP nonce and the request id on every response; form and query text without control characters."""
 
+import re
 import secrets
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, Request, abort, g, request
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.utils import cached_property
+
+# Control characters nobody types: NUL cannot even be stored by PostgreSQL (a 500 instead of an answer).
+# Tabs and line breaks are kept.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text_only(values: MultiDict) -> MultiDict:
+    if not any(CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value) for key, value in values.items(multi=True)):
+        return values
+    return type(values)((CONTROL_CHARACTERS.sub("", key), CONTROL_CHARACTERS.sub("", value)) for key, value in values.items(multi=True))
+
+
+class PortalRequest(Request):
+    """Form fields and query values with control characters taken out, before any form or query sees them."""
+
+    @cached_property
+    def args(self) -> MultiDict:
+        return _text_only(super().args)
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        self.__dict__["form"] = _text_only(self.__dict__["form"])
 
 
 def init_app(app: Flask) -> None:
+    app.request_class = PortalRequest
+
     @app.before_request
     def _per_request_values():
+        if CONTROL_CHARACTERS.search(request.path):
+            abort(404)  # no page has such an address (and a slug or token with NUL would reach the database)
         g.csp_nonce = secrets.token_urlsafe(16)
         g.request_id = request.headers.get("X-Request-Id", "")[:40] or uuid.uuid4().hex
         g.started = time.perf_counter()
