@@ -12,6 +12,7 @@ compares values, never row ids.
 import csv
 import io
 import json
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -912,11 +913,11 @@ def test_a_big_file_imports_in_batches(portal, tmp_path, monkeypatch):
         return original(batch, *args, **kwargs)
 
     monkeypatch.setattr(card_import, "_import_batch", counting)
+    monkeypatch.setattr(card_import, "BATCH_ROWS", 6_000)
     report = run_import(portal, path)
 
     assert (report.rows_read, report.posted, report.duplicates, report.rejected) == (rows, rows, 0, [])
-    assert len(batches) == -(-rows // card_import.BATCH_ROWS)
-    assert max(batches) <= card_import.BATCH_ROWS and sum(batches) == rows
+    assert batches == [6_000, 6_000, 6_000, 2_000]
     with portal.app.app_context():
         for card, net in total.items():
             account = portal.account_for(card)
@@ -1094,6 +1095,96 @@ def test_the_outcome_does_not_depend_on_where_batches_break(make_portal, sample,
         expected = snapshot(with_reviews=True)
     with small.app.app_context():
         assert snapshot(with_reviews=True) == expected
+
+
+def _slow_writes(monkeypatch, seconds: float = 0.3) -> list:
+    """Every batch written in a thread, each taking at least `seconds`, so it is still in hand while the
+    next one is read and sorted. Returns the planned batches the writer was given."""
+    monkeypatch.setattr(card_import, "THREADED_WRITES", {"sqlite", "postgresql"})
+    original, written = card_import._write_batch, []
+
+    def slow(plan, *args):
+        time.sleep(seconds)
+        written.append(plan)
+        original(plan, *args)
+
+    monkeypatch.setattr(card_import, "_write_batch", slow)
+    return written
+
+
+def test_a_batch_still_being_written_counts_for_the_next_one(make_portal, tmp_path, monkeypatch):
+    """On PostgreSQL each batch is written in a thread while the next is read. What the batch in hand
+    stores (a row the provider sends again) or uses up (the recorded reclaim it confirms) must count for
+    the next batch as if it had landed. Run here on both databases, against the same file imported a
+    batch at a time."""
+    one_at_a_time, overlapped = make_portal(), make_portal()
+    for portal in (one_at_a_time, overlapped):
+        record_payments_and_reclaim_first(portal)
+    path = write_standard(tmp_path / "overlap.csv", [
+        f"P1,{GRACE_CARD},20/08/2026,09:00,NORTHFIELD CITY COUNCIL,,Reclaim of excess balance,1500.00,,",
+        f"P2,{GRACE_CARD},21/08/2026,09:00,TESCO STORES 2231,5411,Shopping,12.50,,",
+        f"P3,{GRACE_CARD},21/08/2026,10:00,NORTHFIELD CITY COUNCIL,,Reclaim of excess balance,1500.00,,",
+        f"P2,{GRACE_CARD},21/08/2026,09:00,TESCO STORES 2231,5411,Shopping,12.50,,",
+    ])
+    monkeypatch.setattr(card_import, "BATCH_ROWS", 2)
+    monkeypatch.setattr(card_import, "THREADED_WRITES", set())
+    expected = run_import(one_at_a_time, path)
+    assert (expected.posted, expected.confirmed, expected.duplicates) == (2, 1, 1)
+
+    written = _slow_writes(monkeypatch)
+    in_hand = []
+    original_candidates = card_import._match_candidates
+
+    def candidates(*args, taken=(), **kwargs):
+        in_hand.append(set(taken))
+        return original_candidates(*args, taken=taken, **kwargs)
+
+    monkeypatch.setattr(card_import, "_match_candidates", candidates)
+    report = run_import(overlapped, path)
+
+    assert in_hand == [set(), {("entry", written[0].confirmations[0][0])}], "the second batch was read while the first was in hand"
+    assert (report.posted, report.confirmed, report.duplicates) == (2, 1, 1)
+    with one_at_a_time.app.app_context():
+        want = snapshot(with_reviews=True)
+    with overlapped.app.app_context():
+        assert snapshot(with_reviews=True) == want
+        assert entry("P3").kind == EntryKind.RECLAIM, "the second reclaim is new money, not the recorded one again"
+        assert_balance_cache_holds(overlapped.grace_account)
+
+
+def test_a_batch_that_fails_in_the_writer_stops_the_import_and_the_rerun_finishes_it(make_portal, sample, monkeypatch):
+    clean, failed = make_portal(), make_portal()
+    run_import(clean, sample)
+    monkeypatch.setattr(card_import, "BATCH_ROWS", 10)
+    written = _slow_writes(monkeypatch, seconds=0)
+    calls = []
+    slow = card_import._write_batch
+
+    def failing(plan, *args):
+        calls.append(plan)
+        if len(calls) == 2:
+            db.session.add(UnmatchedCardRow(import_id=plan.import_id, external_id="HALF-WRITTEN", card_reference="X",
+                                            entry_date=date(2026, 6, 1), amount_pence=1, merchant="X"))
+            db.session.flush()
+            raise Crash("the database went away")
+        slow(plan, *args)
+
+    monkeypatch.setattr(card_import, "_write_batch", failing)
+    with failed.app.app_context(), pytest.raises(Crash):
+        card_import.import_file(sample)
+    assert len(calls) == 2 and len(written) == 1, "the third batch is read but never handed over"
+    with failed.app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(UnmatchedCardRow)
+                                 .where(UnmatchedCardRow.external_id == "HALF-WRITTEN")) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
+                                 .where(LedgerEntry.source == EntrySource.CARD_IMPORT)) == 10, "the first batch landed whole"
+        assert_balance_cache_holds(failed.amina_account, failed.grace_account)
+    monkeypatch.undo()
+    run_import(failed, sample)
+    with clean.app.app_context():
+        want = snapshot(with_reviews=True)
+    with failed.app.app_context():
+        assert snapshot(with_reviews=True) == want
 
 
 def test_a_crash_after_the_rows_land_but_before_the_excess_checks_still_opens_the_reviews(make_portal, sample, monkeypatch):

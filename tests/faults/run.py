@@ -46,7 +46,7 @@ from portal.services.clock import london_today  # noqa: E402
 from tests.faults import checks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-CARD_ROWS = 12_000  # three of card_import's 5,000-row batches
+CARD_ROWS = 45_000  # three of card_import's batches (20,000 rows each, the last part full)
 
 
 @dataclass
